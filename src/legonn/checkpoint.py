@@ -1,0 +1,129 @@
+"""Training checkpoints as one safetensors file: weights, optimizer moments, RNG, JSON metadata.
+
+No pickle: tensors go in the safetensors body, everything else is JSON in its metadata. Files are
+written to a temp name and renamed, so a crash never leaves half a checkpoint behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from legonn.config import ExperimentConfig, config_from_json, config_to_dict
+from legonn.errors import LegoError
+from legonn.vocab import Vocabulary
+
+
+@dataclass
+class TrainerState:
+    """Where a run is: resuming at (epoch, batches_done) replays exactly the same batches."""
+
+    step: int = 0
+    epoch: int = 1
+    batches_done: int = 0
+    best_bleu: float = -1.0
+    bad_epochs: int = 0
+    train_seconds: float = 0.0
+    target_tokens: int = 0
+
+
+@dataclass
+class Checkpoint:
+    config: ExperimentConfig
+    state: TrainerState
+    model: dict
+    optimizer: dict | None
+    rng: torch.Tensor | None
+    src_vocab: Vocabulary
+    tgt_vocab: Vocabulary
+    extra: dict
+
+
+def _bytes_tensor(data: bytes) -> torch.Tensor:
+    return torch.from_numpy(np.frombuffer(data, dtype=np.uint8).copy())
+
+
+def save_checkpoint(path: str | Path, config: ExperimentConfig, state: TrainerState, model: nn.Module,
+                    src_vocab: Vocabulary, tgt_vocab: Vocabulary, optimizer: torch.optim.Optimizer | None = None,
+                    extra: dict | None = None) -> None:
+    tensors = {f"model.{k}": v.detach().contiguous() for k, v in model.state_dict().items()}
+    tensors["vocab.src"] = _bytes_tensor(src_vocab.model_bytes)
+    tensors["vocab.tgt"] = _bytes_tensor(tgt_vocab.model_bytes)
+    tensors["rng.torch"] = torch.get_rng_state()
+    groups = []
+    if optimizer is not None:
+        opt_state = optimizer.state_dict()
+        for pid, pstate in opt_state["state"].items():
+            for key, value in pstate.items():
+                tensors[f"optim.{pid}.{key}"] = torch.as_tensor(value).contiguous()
+        groups = opt_state["param_groups"]
+    metadata = {
+        "format": "legonn-checkpoint-1",
+        "config": json.dumps(config_to_dict(config)),
+        "state": json.dumps(state.__dict__),
+        "optim_groups": json.dumps(groups),
+        "has_optimizer": json.dumps(optimizer is not None),
+        "extra": json.dumps(extra or {}),
+    }
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        save_file(tensors, tmp, metadata=metadata)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_checkpoint(path: str | Path) -> Checkpoint:
+    path = Path(path)
+    if not path.is_file():
+        raise LegoError(f"{path}: checkpoint not found")
+    try:
+        tensors = load_file(str(path))
+        with safe_open(str(path), "pt") as f:
+            meta = f.metadata() or {}
+    except Exception as exc:  # safetensors raises its own error types for corrupt files
+        raise LegoError(f"{path}: not a readable checkpoint ({exc})") from None
+    if meta.get("format") != "legonn-checkpoint-1":
+        raise LegoError(f"{path}: not a legonn checkpoint (format {meta.get('format')!r})")
+    model = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
+    optimizer = None
+    if json.loads(meta["has_optimizer"]):
+        state: dict = {}
+        for k, v in tensors.items():
+            if k.startswith("optim."):
+                _, pid, key = k.split(".", 2)
+                state.setdefault(int(pid), {})[key] = v
+        optimizer = {"state": state, "param_groups": json.loads(meta["optim_groups"])}
+    return Checkpoint(
+        config=config_from_json(meta["config"]),
+        state=TrainerState(**json.loads(meta["state"])),
+        model=model,
+        optimizer=optimizer,
+        rng=tensors.get("rng.torch"),
+        src_vocab=Vocabulary(tensors["vocab.src"].numpy().tobytes(), f"{path}[vocab.src]"),
+        tgt_vocab=Vocabulary(tensors["vocab.tgt"].numpy().tobytes(), f"{path}[vocab.tgt]"),
+        extra=json.loads(meta.get("extra", "{}")),
+    )
+
+
+def check_vocab(ckpt_vocab: Vocabulary, other: Vocabulary, path: str | Path, field: str) -> None:
+    """A checkpoint must be used with the vocabulary it was trained on."""
+    if ckpt_vocab.fingerprint != other.fingerprint:
+        raise LegoError(
+            f"{path}: checkpoint was trained with vocabulary {ckpt_vocab.fingerprint[:12]}, "
+            f"but {field} ({other.source}) is {other.fingerprint[:12]}"
+        )

@@ -1,0 +1,132 @@
+"""`legonn …` commands. Thin: parse, call the library, print. User mistakes exit 1 with one line."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from legonn.errors import LegoError
+
+
+def friendly_errors(fn):
+    """Turn LegoError (a user mistake) into one line on stderr and exit status 1, no traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except LegoError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(1)
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="legonn")
+def main():
+    """LegoNN: modular encoder-decoder models whose modules talk through CTC-grounded marginals."""
+
+
+@main.command()
+@click.argument("text_files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="Where to write NAME.model.")
+@click.option("--size", default=4000, show_default=True, help="Vocabulary size (blank, unk, bos, eos included).")
+@friendly_errors
+def vocab(text_files, output, size):
+    """Train a sentencepiece vocabulary on TEXT_FILES (plain or .gz, one sentence a line)."""
+    from legonn.data.text import read_lines
+    from legonn.vocab import Vocabulary
+
+    sentences = [line for path in text_files for line in read_lines(path)]
+    try:
+        v = Vocabulary.train(sentences, size)
+    except RuntimeError as exc:
+        raise LegoError(f"sentencepiece could not train a {size}-unit vocabulary: {str(exc).splitlines()[-1]}") from None
+    v.save(output)
+    click.echo(f"wrote {output}: {len(v)} units, fingerprint {v.fingerprint[:12]}, from {len(sentences)} sentences")
+
+
+@main.command()
+@click.argument("config", type=click.Path(path_type=Path))
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a config field, e.g. train.lr=5e-4.")
+@click.option("--no-resume", is_flag=True, help="Start fresh even if OUT_DIR has a checkpoint.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@friendly_errors
+def train(config, overrides, no_resume, quiet):
+    """Train the model described by CONFIG (YAML). Resumes from OUT_DIR/checkpoint_last if present."""
+    from legonn.config import load_config
+    from legonn.train import Trainer
+
+    cfg = load_config(config, overrides)
+    result = Trainer(cfg, resume=not no_resume, progress=not quiet).run()
+    click.echo(
+        f"done: {result.state.step} steps, best valid BLEU {result.state.best_bleu}, {result.params:,} parameters, "
+        f"{result.tokens_per_s:.0f} target tokens/s, {result.state.train_seconds / 60:.1f} min → {result.out_dir}"
+    )
+
+
+def _search_options(beam, length_penalty):
+    from legonn.search import SearchOptions
+
+    return SearchOptions(beam_size=beam, length_penalty=length_penalty)
+
+
+def _load_model(checkpoint: Path):
+    from legonn.checkpoint import load_checkpoint
+    from legonn.model import build_model
+
+    ckpt = load_checkpoint(checkpoint)
+    model = build_model(ckpt.config.model, len(ckpt.src_vocab), ckpt.tgt_vocab.id)
+    model.load_state_dict(ckpt.model)
+    return model.eval(), ckpt
+
+
+@main.command()
+@click.option("-m", "--model", "checkpoint", required=True, type=click.Path(path_type=Path), help="Checkpoint file.")
+@click.option("-i", "--input", "input_path", type=click.Path(path_type=Path), help="Source file (default: stdin).")
+@click.option("--beam", default=5, show_default=True)
+@click.option("--length-penalty", default=1.0, show_default=True)
+@click.option("--show-ctc", is_flag=True, help="Also print each interface's CTC greedy readout.")
+@friendly_errors
+def translate(checkpoint, input_path, beam, length_penalty, show_ctc):
+    """Translate sentences (one a line) from --input or stdin; prints one translation a line."""
+    from legonn.data.text import read_lines
+    from legonn.inference import translate as run
+
+    model, ckpt = _load_model(checkpoint)
+    if input_path is None:
+        sentences, where = [line.strip() for line in sys.stdin], "<stdin>"
+    else:
+        sentences, where = read_lines(input_path), str(input_path)
+    for out in run(model, ckpt.src_vocab, ckpt.tgt_vocab, sentences, _search_options(beam, length_penalty),
+                   ckpt.config.data.max_len, where=where):
+        if show_ctc:
+            for i, readout in enumerate(out.ctc_readouts):
+                click.echo(f"CTC{i}\t{readout}")
+        click.echo(out.hypothesis)
+
+
+@main.command(name="eval")
+@click.option("-m", "--model", "checkpoint", required=True, type=click.Path(path_type=Path), help="Checkpoint file.")
+@click.option("--src", required=True, type=click.Path(path_type=Path), help="Source sentences.")
+@click.option("--ref", required=True, type=click.Path(path_type=Path), help="Reference translations.")
+@click.option("--beam", default=5, show_default=True)
+@click.option("--length-penalty", default=1.0, show_default=True)
+@click.option("--hyp-out", type=click.Path(path_type=Path), help="Write hypotheses here.")
+@click.option("--json-out", type=click.Path(path_type=Path), help="Write scores as JSON here.")
+@friendly_errors
+def evaluate(checkpoint, src, ref, beam, length_penalty, hyp_out, json_out):
+    """Translate --src and score against --ref: sacreBLEU and chrF (and CTC-readout BLEU per interface)."""
+    from legonn.evaluation import evaluate_checkpoint
+
+    report = evaluate_checkpoint(checkpoint, src, ref, _search_options(beam, length_penalty), hyp_out, json_out)
+    click.echo(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,155 @@
+"""Experiment configs: frozen dataclasses, loaded from YAML with `--set section.field=value` overrides.
+
+Unknown sections or fields are errors that name the offending key, so a typo never silently falls
+back to a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from legonn.errors import LegoError
+from legonn.model import ModelConfig
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where the text and vocabularies are. Paths are relative to the working directory.
+
+    max_len: longest sentence in sentencepiece tokens; a longer one is an error naming its line.
+    """
+
+    train_src: str = ""
+    train_tgt: str = ""
+    valid_src: str = ""
+    valid_tgt: str = ""
+    src_vocab: str = ""
+    tgt_vocab: str = ""
+    max_len: int = 200
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation and bookkeeping.
+
+    max_tokens: padded tokens per batch; lr peaks after warmup_steps then decays as 1/sqrt(step);
+    max_epochs / max_steps (0 = unlimited) bound the run; patience: epochs without a better
+    validation BLEU before stopping (0 = never); precision: 'bf16' (autocast) or 'fp32';
+    save_every: steps between `last` checkpoints; valid_max_sentences: cap on validation decoding.
+    """
+
+    max_tokens: int = 4096
+    lr: float = 1e-3
+    warmup_steps: int = 1000
+    weight_decay: float = 0.0001
+    clip_norm: float = 1.0
+    label_smoothing: float = 0.1
+    ctc_weight: float = 1.0
+    max_epochs: int = 60
+    max_steps: int = 0
+    patience: int = 10
+    precision: str = "bf16"
+    seed: int = 1
+    threads: int = 0
+    log_every: int = 50
+    save_every: int = 500
+    valid_max_sentences: int = 0
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """name: experiment/system label; out_dir: checkpoints and logs land here."""
+
+    name: str = "experiment"
+    task: str = "de-en"
+    out_dir: str = "runs/experiment"
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+def _build(cls, values: dict, where: str):
+    if not isinstance(values, dict):
+        raise LegoError(f"{where}: expected a mapping, got {type(values).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for key, value in values.items():
+        name = f"{where}.{key}" if where else key
+        if key not in fields:
+            raise LegoError(f"unknown config key '{name}' (known: {', '.join(fields)})")
+        f = fields[key]
+        if dataclasses.is_dataclass(f.default_factory if f.default_factory is not dataclasses.MISSING else None):
+            kwargs[key] = _build(f.default_factory, value, name)
+        else:
+            kwargs[key] = _coerce(value, f.type, name)
+    return cls(**kwargs)
+
+
+def _coerce(value: Any, type_name: str, where: str):
+    expected = {"int": int, "float": float, "str": str, "bool": bool}.get(str(type_name))
+    if expected is None:
+        return value
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+        raise LegoError(f"config key '{where}': expected {type_name}, got {value!r}")
+    return value
+
+
+def parse_overrides(overrides: list[str]) -> dict:
+    """['train.lr=0.001', 'name=x'] → nested dict; values are parsed as YAML scalars."""
+    tree: dict = {}
+    for item in overrides:
+        if "=" not in item:
+            raise LegoError(f"--set {item!r}: expected key=value")
+        key, raw = item.split("=", 1)
+        node = tree
+        parts = key.strip().split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = yaml.safe_load(raw)
+    return tree
+
+
+def _merge(base: dict, extra: dict) -> dict:
+    out = dict(base)
+    for key, value in extra.items():
+        out[key] = _merge(out.get(key, {}), value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def _read_yaml(path: Path, depth: int = 0) -> dict:
+    """A YAML mapping; an `include: other.yaml` key (relative to this file) is merged underneath."""
+    if not path.is_file():
+        raise LegoError(f"{path}: config file not found")
+    try:
+        values = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise LegoError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    if not isinstance(values, dict):
+        raise LegoError(f"{path}: expected a mapping of config sections")
+    include = values.pop("include", None)
+    if include is not None:
+        if depth > 4:
+            raise LegoError(f"{path}: includes nest too deeply")
+        values = _merge(_read_yaml(path.parent / include, depth + 1), values)
+    return values
+
+
+def load_config(path: str | Path | None, overrides: list[str] = ()) -> ExperimentConfig:
+    values = _read_yaml(Path(path)) if path is not None else {}
+    return _build(ExperimentConfig, _merge(values, parse_overrides(list(overrides))), "")
+
+
+def config_to_dict(cfg) -> dict:
+    return dataclasses.asdict(cfg)
+
+
+def config_from_json(text: str) -> ExperimentConfig:
+    return _build(ExperimentConfig, json.loads(text), "")

@@ -1,0 +1,1 @@
+"""Data: reading and checking text files, parallel corpora, batching by token count."""

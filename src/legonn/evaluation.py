@@ -1,0 +1,49 @@
+"""Scoring a checkpoint on a test set: decoder BLEU/chrF and each interface's CTC-readout BLEU."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from tqdm import tqdm
+
+from legonn.checkpoint import load_checkpoint
+from legonn.data.text import read_parallel
+from legonn.inference import translate
+from legonn.model import build_model
+from legonn.score import bleu_chrf
+from legonn.search import SearchOptions
+from legonn.vocab import atomic_write_bytes
+
+
+def evaluate_checkpoint(checkpoint: Path, src: Path, ref: Path, opts: SearchOptions, hyp_out: Path | None = None,
+                        json_out: Path | None = None, progress: bool = True) -> dict:
+    ckpt = load_checkpoint(checkpoint)
+    model = build_model(ckpt.config.model, len(ckpt.src_vocab), ckpt.tgt_vocab.id)
+    model.load_state_dict(ckpt.model)
+    data = read_parallel(src, ref)
+    start = time.time()
+    with tqdm(total=len(data), desc="translating", unit="sent", disable=not progress) as bar:
+        out = translate(model, ckpt.src_vocab, ckpt.tgt_vocab, data.src, opts, ckpt.config.data.max_len,
+                        where=str(src), progress=bar)
+    hyps = [o.hypothesis for o in out]
+    scores = bleu_chrf(hyps, data.tgt)
+    report = {
+        "checkpoint": str(checkpoint),
+        "test_src": str(src),
+        "bleu": scores.bleu,
+        "chrf": scores.chrf,
+        "signature": scores.signature,
+        "chrf_signature": scores.chrf_signature,
+        "beam": opts.beam_size,
+        "length_penalty": opts.length_penalty,
+        "decode_seconds": round(time.time() - start, 1),
+        "ctc_readout_bleu": [bleu_chrf([o.ctc_readouts[i] for o in out], data.tgt).bleu
+                             for i in range(len(out[0].ctc_readouts) if out else 0)],
+    }
+    if hyp_out is not None:
+        atomic_write_bytes(Path(hyp_out), ("\n".join(hyps) + "\n").encode())
+    if json_out is not None:
+        atomic_write_bytes(Path(json_out), (json.dumps(report, indent=2) + "\n").encode())
+    return report

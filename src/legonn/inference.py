@@ -1,0 +1,43 @@
+"""Translating with a trained model: batches sentences by length, returns hypotheses and CTC readouts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from legonn.data.batching import encode_sources, pad_sources
+from legonn.search import SearchOptions, beam_search, max_target_length
+from legonn.vocab import Vocabulary
+
+
+@dataclass
+class Translation:
+    source: str
+    hypothesis: str
+    ctc_readouts: list[str]  # what each interface "says" (CTC greedy), upstream first
+
+
+@torch.no_grad()
+def translate(model: nn.Module, src_vocab: Vocabulary, tgt_vocab: Vocabulary, sentences: list[str],
+              opts: SearchOptions, max_len: int = 200, batch_size: int = 64, where: str = "<input>",
+              precision: str = "fp32", progress=None) -> list[Translation]:
+    """Translate `sentences` (order kept). Interfaces are read out with CTC greedy decoding."""
+    model.eval()
+    encoded = encode_sources(sentences, src_vocab, max_len, where)
+    order = np.argsort([len(s) for s in encoded], kind="stable")
+    results: list[Translation | None] = [None] * len(sentences)
+    for start in range(0, len(order), batch_size):
+        index = order[start : start + batch_size]
+        src, lengths = pad_sources([encoded[i] for i in index])
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+            enc = model.encode(src, lengths)
+            hyps = beam_search(model.ar, enc, max_target_length(lengths, opts), opts)
+        readouts = [[tgt_vocab.decode(ids) for ids in m.greedy()] for m in enc.interfaces]
+        for row, i in enumerate(index):
+            results[i] = Translation(sentences[i], tgt_vocab.decode(hyps[row]), [r[row] for r in readouts])
+        if progress is not None:
+            progress.update(len(index))
+    return results  # type: ignore[return-value]

@@ -1,0 +1,94 @@
+"""LegoModel — a chain of modules whose neighbours agree on their interface vocabulary — and builders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from torch import Tensor, nn
+
+from legonn.interface import Marginals, VocabId
+from legonn.modules import Baseline, BaselineConfig, Decoder, DecoderConfig, TextEncoder, TextEncoderConfig
+from legonn.modules.decoder import Encoded
+
+
+class LegoModel(nn.Module):
+    """encoders[0](input) → Marginals → encoders[1](Marginals) → … → decoder(Marginals, prev tokens).
+
+    Every hand-over is checked: the receiving module's input vocabulary must be the sender's output.
+    """
+
+    def __init__(self, encoders: list[nn.Module], decoder: Decoder):
+        super().__init__()
+        for i, (left, right) in enumerate(zip(encoders, list(encoders[1:]) + [decoder])):
+            right.in_vocab.check_same(left.out_vocab, f"link {i} → {i + 1}")
+        self.encoders = nn.ModuleList(encoders)
+        self.decoder = decoder
+
+    @property
+    def ar(self):
+        return self.decoder.ar
+
+    def interfaces(self, inputs: Tensor, lengths: Tensor) -> list[Marginals]:
+        """The marginals emitted at every interface, upstream first."""
+        out = [self.encoders[0](inputs, lengths)]
+        for encoder in self.encoders[1:]:
+            out.append(encoder(out[-1]))
+        return out
+
+    def encode(self, inputs: Tensor, lengths: Tensor) -> Encoded:
+        interfaces = self.interfaces(inputs, lengths)
+        enc = self.decoder.encode(interfaces[-1])
+        enc.interfaces = interfaces
+        return enc
+
+    def forward(self, inputs: Tensor, lengths: Tensor, prev_tokens: Tensor) -> tuple[Tensor, list[Marginals]]:
+        """→ (logits B × L × V_out, marginals at each interface)."""
+        enc = self.encode(inputs, lengths)
+        return self.decoder.ar(prev_tokens, enc.memory, enc.padding_mask), enc.interfaces
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The model section of an experiment config.
+
+    arch: 'lego' (TextEncoder → Decoder through Marginals) or 'baseline' (plain transformer).
+    encoder_layers: baseline encoder depth, or LegoNN group-1 depth; group2_layers: OLC blocks;
+    length_ratio: OLC α; ingestor: 'wemb' | 'beamconv' with receptive_field / beam / kernel;
+    ingest_layers: decoder-side encoder layers over the ingested marginals.
+    """
+
+    arch: str = "lego"
+    dim: int = 256
+    heads: int = 4
+    ff_dim: int = 1024
+    dropout: float = 0.3
+    encoder_layers: int = 3
+    group2_layers: int = 1
+    length_ratio: float = 2.0
+    max_positions: int = 1024
+    ingestor: str = "wemb"
+    receptive_field: int = 1
+    beam: int = 4
+    kernel: int = 3
+    ingest_layers: int = 1
+    decoder_layers: int = 3
+
+
+def build_model(cfg: ModelConfig, src_vocab_size: int, tgt_vocab: VocabId) -> nn.Module:
+    """Build a Baseline or a two-module LegoModel whose interface vocabulary is the target vocabulary."""
+    if cfg.arch == "baseline":
+        return Baseline(BaselineConfig(src_vocab_size, tgt_vocab.size, cfg.dim, cfg.heads, cfg.ff_dim,
+                                       cfg.encoder_layers, cfg.decoder_layers, cfg.dropout))
+    if cfg.arch != "lego":
+        raise ValueError(f"model.arch: unknown architecture {cfg.arch!r} (expected 'lego' or 'baseline')")
+    encoder = TextEncoder(
+        TextEncoderConfig(src_vocab_size, cfg.dim, cfg.heads, cfg.ff_dim, cfg.encoder_layers, cfg.group2_layers,
+                          cfg.length_ratio, cfg.max_positions, cfg.dropout),
+        tgt_vocab,
+    )
+    decoder = Decoder(
+        DecoderConfig(tgt_vocab.size, cfg.dim, cfg.heads, cfg.ff_dim, cfg.ingestor, cfg.receptive_field, cfg.beam,
+                      cfg.kernel, cfg.ingest_layers, cfg.decoder_layers, cfg.dropout),
+        tgt_vocab,
+    )
+    return LegoModel([encoder], decoder)

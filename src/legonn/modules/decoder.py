@@ -1,0 +1,127 @@
+"""Decoders: an autoregressive transformer stack, and the LegoNN Decoder that reads `Marginals`."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from torch import Tensor, nn
+
+from legonn.interface import Marginals, VocabId
+from legonn.modules.ingestors import add_positions, build_ingestor
+from legonn.nn import Dropout, DecoderLayer, EncoderLayer, sinusoidal_positions
+
+Cache = list[dict]
+
+
+class AutoregressiveDecoder(nn.Module):
+    """Causal transformer decoder over a memory; output projection tied to the token embedding."""
+
+    def __init__(self, vocab_size: int, dim: int, heads: int, ff_dim: int, layers: int, dropout: float):
+        super().__init__()
+        self.dim = dim
+        self.embed = nn.Embedding(vocab_size, dim, padding_idx=0)
+        nn.init.normal_(self.embed.weight, std=dim**-0.5)
+        self.layers = nn.ModuleList(DecoderLayer(dim, heads, ff_dim, dropout, causal=True) for _ in range(layers))
+        self.norm = nn.LayerNorm(dim)
+        self.drop = Dropout(dropout)
+
+    def _embed(self, tokens: Tensor, offset: int) -> Tensor:
+        x = self.embed(tokens) * math.sqrt(self.dim)
+        return self.drop(x + sinusoidal_positions(tokens.size(1), self.dim, tokens.device, offset))
+
+    def _project(self, x: Tensor) -> Tensor:
+        return self.norm(x) @ self.embed.weight.t()
+
+    def forward(self, prev_tokens: Tensor, memory: Tensor, memory_padding_mask: Tensor) -> Tensor:
+        """prev_tokens: B × L (bos-first), memory: B × S × D → logits B × L × V (teacher forcing)."""
+        x = self._embed(prev_tokens, 0)
+        for layer in self.layers:
+            x = layer(x, memory, memory_padding_mask)
+        return self._project(x)
+
+    def new_cache(self) -> Cache:
+        return [{"self": {}, "cross": {}} for _ in self.layers]
+
+    def step(self, last_tokens: Tensor, position: int, memory: Tensor, memory_padding_mask: Tensor,
+             cache: Cache) -> Tensor:
+        """One incremental step: last_tokens B × 1 at `position` → logits B × V; `cache` is updated."""
+        x = self._embed(last_tokens, position)
+        for layer, layer_cache in zip(self.layers, cache):
+            x = layer(x, memory, memory_padding_mask, cache=layer_cache)
+        return self._project(x)[:, -1]
+
+    @staticmethod
+    def reorder_cache(cache: Cache, index: Tensor) -> Cache:
+        """Select rows of every cached key/value (beam search re-ranking)."""
+        for layer_cache in cache:
+            for part in layer_cache.values():
+                for name in list(part):
+                    part[name] = part[name].index_select(0, index)
+        return cache
+
+
+@dataclass(frozen=True)
+class DecoderConfig:
+    """Sizes of a LegoNN `Decoder`.
+
+    ingestor: 'wemb' (differentiable) or 'beamconv' (gradient-isolating);
+    receptive_field: WEmb conv width (1 = plain expected embedding);
+    beam/kernel: BeamConv's top-p and convolution width over time;
+    ingest_layers: transformer encoder layers over the ingested sequence.
+    """
+
+    out_vocab_size: int
+    dim: int = 256
+    heads: int = 4
+    ff_dim: int = 1024
+    ingestor: str = "wemb"
+    receptive_field: int = 1
+    beam: int = 4
+    kernel: int = 3
+    ingest_layers: int = 1
+    decoder_layers: int = 3
+    dropout: float = 0.1
+
+
+@dataclass
+class Encoded:
+    """What the autoregressive part attends to: memory B × S × D with its B × S padding mask."""
+
+    memory: Tensor
+    padding_mask: Tensor
+    interfaces: list[Marginals]
+
+    def select(self, index: Tensor) -> "Encoded":
+        return Encoded(self.memory.index_select(0, index), self.padding_mask.index_select(0, index), self.interfaces)
+
+
+class Decoder(nn.Module):
+    """Marginals → ingestor → encoder layers → autoregressive decoder. Never sees hidden states."""
+
+    def __init__(self, cfg: DecoderConfig, in_vocab: VocabId):
+        super().__init__()
+        self.cfg, self.in_vocab = cfg, in_vocab
+        self.ingestor = build_ingestor(cfg.ingestor, in_vocab.size, cfg.dim, cfg.receptive_field, cfg.beam, cfg.kernel)
+        self.ingest = nn.ModuleList(
+            EncoderLayer(cfg.dim, cfg.heads, cfg.ff_dim, cfg.dropout) for _ in range(cfg.ingest_layers)
+        )
+        self.ingest_norm = nn.LayerNorm(cfg.dim)
+        self.drop = Dropout(cfg.dropout)
+        self.ar = AutoregressiveDecoder(cfg.out_vocab_size, cfg.dim, cfg.heads, cfg.ff_dim, cfg.decoder_layers,
+                                        cfg.dropout)
+
+    def encode(self, marginals: Marginals) -> Encoded:
+        """Marginals B × K × V (checked against this decoder's vocabulary) → memory B × K × D."""
+        marginals.checked(self.in_vocab, "decoder input")
+        mask = marginals.padding_mask
+        x = self.drop(add_positions(self.ingestor(marginals)))
+        for layer in self.ingest:
+            x = layer(x, mask)
+        return Encoded(self.ingest_norm(x), mask, [marginals])
+
+    def forward(self, marginals: Marginals, prev_tokens: Tensor) -> Tensor:
+        """→ logits B × L × V_out."""
+        enc = self.encode(marginals)
+        return self.ar(prev_tokens, enc.memory, enc.padding_mask)
+

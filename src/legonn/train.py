@@ -1,0 +1,233 @@
+"""The training loop: one code path for a single process and for torchrun + DDP (gloo on CPU).
+
+It knows a model only through `forward(src, src_lengths, prev) -> (logits, interfaces)`,
+`encode` (for validation decoding) and the losses.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+from torch import nn
+from tqdm import tqdm
+
+from legonn.checkpoint import TrainerState, check_vocab, load_checkpoint, save_checkpoint
+from legonn.config import ExperimentConfig
+from legonn.data.batching import EncodedPairs, collate, encode_pairs, make_batches
+from legonn.data.text import read_parallel
+from legonn.errors import LegoError
+from legonn.inference import translate
+from legonn.losses import lego_loss
+from legonn.model import build_model
+from legonn.score import bleu_chrf
+from legonn.search import SearchOptions
+from legonn.vocab import Vocabulary
+
+
+@dataclass
+class TrainResult:
+    out_dir: str
+    state: TrainerState
+    params: int
+    tokens_per_s: float
+    best_path: str
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def learning_rate(step: int, peak: float, warmup: int) -> float:
+    """Linear warm-up to `peak`, then inverse square-root decay."""
+    step = max(step, 1)
+    return peak * min(step / max(warmup, 1), math.sqrt(max(warmup, 1) / step))
+
+
+class _Distributed:
+    """Rank bookkeeping; a single process is world size 1."""
+
+    def __init__(self):
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        if self.world > 1 and not dist.is_initialized():
+            dist.init_process_group("gloo")
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    def barrier(self) -> None:
+        if self.world > 1:
+            dist.barrier()
+
+    def broadcast_flag(self, flag: bool) -> bool:
+        if self.world == 1:
+            return flag
+        t = torch.tensor([int(flag)])
+        dist.broadcast(t, 0)
+        return bool(t.item())
+
+
+class Trainer:
+    def __init__(self, cfg: ExperimentConfig, resume: bool = True, progress: bool = True):
+        self.cfg, self.progress = cfg, progress
+        self.dist = _Distributed()
+        if cfg.train.threads > 0:
+            torch.set_num_threads(cfg.train.threads)
+        if cfg.train.precision not in ("bf16", "fp32"):
+            raise LegoError(f"config key 'train.precision': expected 'bf16' or 'fp32', got {cfg.train.precision!r}")
+        self.out = Path(cfg.out_dir)
+        self.src_vocab = Vocabulary.load(cfg.data.src_vocab)
+        self.tgt_vocab = Vocabulary.load(cfg.data.tgt_vocab)
+        train = read_parallel(cfg.data.train_src, cfg.data.train_tgt)
+        self.valid = read_parallel(cfg.data.valid_src, cfg.data.valid_tgt)
+        self.pairs: EncodedPairs = encode_pairs(train, self.src_vocab, self.tgt_vocab, cfg.data.max_len)
+        torch.manual_seed(cfg.train.seed)
+        try:
+            self.model = build_model(cfg.model, len(self.src_vocab), self.tgt_vocab.id)
+        except ValueError as exc:
+            raise LegoError(str(exc)) from None
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=cfg.train.lr, betas=(0.9, 0.98),
+                                           eps=1e-8, weight_decay=cfg.train.weight_decay)
+        self.state = TrainerState()
+        last = self.out / "checkpoint_last.safetensors"
+        if resume and last.exists():
+            self._restore(last)
+        self.ddp = (
+            nn.parallel.DistributedDataParallel(self.model) if self.dist.world > 1 else self.model
+        )
+
+    def _restore(self, path: Path) -> None:
+        ckpt = load_checkpoint(path)
+        check_vocab(ckpt.src_vocab, self.src_vocab, path, "data.src_vocab")
+        check_vocab(ckpt.tgt_vocab, self.tgt_vocab, path, "data.tgt_vocab")
+        if ckpt.config.model != self.cfg.model:
+            raise LegoError(f"{path}: checkpoint's model config differs from this run's (use a new out_dir)")
+        self.model.load_state_dict(ckpt.model)
+        if ckpt.optimizer is not None:
+            self.optimizer.load_state_dict(ckpt.optimizer)
+        if ckpt.rng is not None:
+            torch.set_rng_state(ckpt.rng)
+        self.state = ckpt.state
+
+    def _save(self, name: str) -> None:
+        if self.dist.main:
+            save_checkpoint(self.out / name, self.cfg, self.state, self.model, self.src_vocab, self.tgt_vocab,
+                            self.optimizer)
+
+    def _log(self, record: dict) -> None:
+        if self.dist.main:
+            with open(self.out / "metrics.jsonl", "a") as f:
+                f.write(json.dumps(record) + "\n")
+
+    def _autocast(self):
+        if self.cfg.train.precision == "bf16":
+            return torch.autocast("cpu", dtype=torch.bfloat16)
+        return nullcontext()
+
+    def _step(self, batch) -> dict:
+        t = self.cfg.train
+        for group in self.optimizer.param_groups:
+            group["lr"] = learning_rate(self.state.step + 1, t.lr, t.warmup_steps)
+        with self._autocast():
+            logits, interfaces = self.ddp(batch.src, batch.src_lengths, batch.prev)
+        loss = lego_loss(logits, batch.target, interfaces, [(batch.ctc_target, batch.ctc_lengths)] * len(interfaces),
+                         t.label_smoothing, t.ctc_weight)
+        loss.total.backward()
+        grad_norm = nn.utils.clip_grad_norm_(self.model.parameters(), t.clip_norm if t.clip_norm > 0 else math.inf)
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.state.step += 1
+        return {"loss": float(loss.total.detach()), "ce": float(loss.ce), "nll": float(loss.nll),
+                "ctc": [float(c) for c in loss.ctc], "grad_norm": float(grad_norm)}
+
+    def validate(self) -> dict:
+        """Greedy-decode the validation set: BLEU of the decoder and of each interface's CTC readout."""
+        n = self.cfg.train.valid_max_sentences or len(self.valid)
+        src, ref = self.valid.src[:n], self.valid.tgt[:n]
+        out = translate(self.model, self.src_vocab, self.tgt_vocab, src, SearchOptions(beam_size=1),
+                        self.cfg.data.max_len, where=self.valid.src_path, precision=self.cfg.train.precision)
+        self.model.train()
+        record = {"valid_bleu": bleu_chrf([o.hypothesis for o in out], ref).bleu}
+        for i in range(len(out[0].ctc_readouts) if out else 0):
+            record[f"valid_ctc{i}_bleu"] = bleu_chrf([o.ctc_readouts[i] for o in out], ref).bleu
+        return record
+
+    def run(self) -> TrainResult:
+        cfg, t, st = self.cfg, self.cfg.train, self.state
+        self.out.mkdir(parents=True, exist_ok=True)
+        if self.dist.main:
+            (self.out / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
+        self.model.train()
+        params = count_parameters(self.model)
+        window_tokens, window_start = 0, time.time()
+        stop = False
+        while not stop and st.epoch <= t.max_epochs:
+            batches = make_batches(self.pairs, t.max_tokens, t.seed, st.epoch)
+            per_rank = len(batches) // self.dist.world  # equal counts keep DDP's collectives in step
+            mine = batches[self.dist.rank :: self.dist.world][:per_rank]
+            bar = tqdm(total=per_rank, initial=st.batches_done, desc=f"epoch {st.epoch}", unit="batch",
+                       disable=not (self.progress and self.dist.main), mininterval=2.0, dynamic_ncols=True)
+            epoch_start = time.time()
+            while st.batches_done < per_rank:
+                batch = collate(self.pairs, mine[st.batches_done])
+                stats = self._step(batch)
+                st.batches_done += 1
+                tokens = batch.num_target_tokens * self.dist.world
+                st.target_tokens += tokens
+                window_tokens += tokens
+                bar.update(1)
+                if st.step % t.log_every == 0:
+                    elapsed = time.time() - window_start
+                    tps = window_tokens / max(elapsed, 1e-9)
+                    st.train_seconds += elapsed
+                    window_tokens, window_start = 0, time.time()
+                    bar.set_postfix(loss=f"{stats['loss']:.3f}", tok_s=f"{tps:.0f}")
+                    self._log({"step": st.step, "epoch": st.epoch, "tokens_per_s": round(tps, 1),
+                               "lr": self.optimizer.param_groups[0]["lr"], **stats})
+                if st.step % t.save_every == 0:
+                    self._save("checkpoint_last.safetensors")
+                if t.max_steps and st.step >= t.max_steps:
+                    stop = True
+                    break
+            bar.close()
+            st.train_seconds += time.time() - window_start
+            window_tokens, window_start = 0, time.time()
+            if st.batches_done >= per_rank:
+                st.epoch += 1
+                st.batches_done = 0
+                stop = self._end_of_epoch(time.time() - epoch_start) or stop
+            window_start = time.time()
+        self._save("checkpoint_last.safetensors")
+        self.dist.barrier()
+        tps = st.target_tokens / max(st.train_seconds, 1e-9)
+        return TrainResult(str(self.out), st, params, tps, str(self.out / "checkpoint_best.safetensors"))
+
+    def _end_of_epoch(self, epoch_seconds: float) -> bool:
+        """Validate, keep the best checkpoint, decide on early stopping (rank 0 decides for all)."""
+        st, t = self.state, self.cfg.train
+        stop = False
+        if self.dist.main:
+            record = self.validate()
+            improved = record["valid_bleu"] > st.best_bleu
+            if improved:
+                st.best_bleu, st.bad_epochs = record["valid_bleu"], 0
+            else:
+                st.bad_epochs += 1
+            self._log({"step": st.step, "epoch": st.epoch - 1, "epoch_seconds": round(epoch_seconds, 1), **record,
+                       "best_bleu": st.best_bleu})
+            if improved:
+                self._save("checkpoint_best.safetensors")
+            self._save("checkpoint_last.safetensors")
+            stop = t.patience > 0 and st.bad_epochs >= t.patience
+            tqdm.write(f"epoch {st.epoch - 1}: " + " ".join(f"{k}={v}" for k, v in record.items())
+                       + f" best={st.best_bleu}") if self.progress else None
+        return self.dist.broadcast_flag(stop)
