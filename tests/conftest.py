@@ -1,0 +1,69 @@
+"""Shared fixtures: tiny vocabularies and corpora cut from the bundled Multi30k, one thread."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from legonn.vocab import Vocabulary
+
+ROOT = Path(__file__).resolve().parents[1]
+MULTI30K = ROOT / "data" / "multi30k"
+
+torch.set_num_threads(1)
+
+
+def _head(path: Path, n: int) -> list[str]:
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        return [next(f).strip() for _ in range(n)]
+
+
+@pytest.fixture(scope="session")
+def tiny_corpus(tmp_path_factory) -> dict[str, Path]:
+    """600 training and 40 validation De–En pairs as plain text files."""
+    d = tmp_path_factory.mktemp("corpus")
+    out = {}
+    for split, n in (("train", 600), ("val", 40)):
+        for lang in ("de", "en"):
+            p = d / f"{split}.{lang}"
+            p.write_text("\n".join(_head(MULTI30K / f"{split}.{lang}.gz", n)) + "\n", encoding="utf-8")
+            out[f"{split}.{lang}"] = p
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_vocabs(tiny_corpus, tmp_path_factory) -> dict[str, Path]:
+    """200-unit sentencepiece models for each side, saved to disk."""
+    d = tmp_path_factory.mktemp("vocab")
+    out = {}
+    for lang in ("de", "en"):
+        lines = tiny_corpus[f"train.{lang}"].read_text(encoding="utf-8").splitlines()
+        v = Vocabulary.train(lines, 200)
+        v.save(d / f"{lang}.model")
+        out[lang] = d / f"{lang}.model"
+    return out
+
+
+@pytest.fixture
+def tiny_config(tiny_corpus, tiny_vocabs, tmp_path) -> Path:
+    """A YAML config training a very small LegoNN model for a handful of steps in fp32."""
+    cfg = {
+        "name": "tiny",
+        "out_dir": str(tmp_path / "run"),
+        "data": {
+            "train_src": str(tiny_corpus["train.de"]), "train_tgt": str(tiny_corpus["train.en"]),
+            "valid_src": str(tiny_corpus["val.de"]), "valid_tgt": str(tiny_corpus["val.en"]),
+            "src_vocab": str(tiny_vocabs["de"]), "tgt_vocab": str(tiny_vocabs["en"]),
+        },
+        "model": {"arch": "lego", "dim": 32, "heads": 2, "ff_dim": 64, "encoder_layers": 1, "group2_layers": 1,
+                  "ingest_layers": 1, "decoder_layers": 1, "dropout": 0.1},
+        "train": {"max_tokens": 800, "max_steps": 12, "max_epochs": 2, "precision": "fp32", "log_every": 4,
+                  "save_every": 4, "warmup_steps": 5, "threads": 1},
+    }
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
