@@ -74,12 +74,23 @@ def save_checkpoint(path: str | Path, config: ExperimentConfig, state: TrainerSt
         "has_optimizer": json.dumps(optimizer is not None),
         "extra": json.dumps(extra or {}),
     }
-    path = Path(path)
+    _write_atomically(Path(path), tensors, metadata)
+
+
+def _write_atomically(path: Path, tensors: dict, metadata: dict) -> None:
+    """Write to a temp file beside `path`, flush it to disk, then rename over `path`.
+
+    Temp files left by an earlier run that was killed mid-save are removed first.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f".{path.name}.*.tmp"):
+        stale.unlink(missing_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
         save_file(tensors, tmp, metadata=metadata)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
@@ -88,6 +99,7 @@ def save_checkpoint(path: str | Path, config: ExperimentConfig, state: TrainerSt
 
 
 def load_checkpoint(path: str | Path) -> Checkpoint:
+    """Read a checkpoint written by `save_checkpoint`; any defect is a LegoError naming the file."""
     path = Path(path)
     if not path.is_file():
         raise LegoError(f"{path}: checkpoint not found")
@@ -96,9 +108,24 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         with safe_open(str(path), "pt") as f:
             meta = f.metadata() or {}
     except Exception as exc:  # safetensors raises its own error types for corrupt files
-        raise LegoError(f"{path}: not a readable checkpoint ({exc})") from None
+        raise LegoError(f"{path}: not a readable checkpoint ({_first_line(exc)})") from None
     if meta.get("format") != "legonn-checkpoint-1":
         raise LegoError(f"{path}: not a legonn checkpoint (format {meta.get('format')!r})")
+    try:
+        return _unpack(path, tensors, meta)
+    except LegoError as exc:
+        message = str(exc)
+        raise LegoError(message if message.startswith(str(path)) else f"{path}: {message}") from None
+    except (KeyError, ValueError, TypeError) as exc:
+        raise LegoError(f"{path}: damaged checkpoint ({type(exc).__name__}: {_first_line(exc)})") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _unpack(path: Path, tensors: dict, meta: dict) -> Checkpoint:
     model = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
     optimizer = None
     if json.loads(meta["has_optimizer"]):

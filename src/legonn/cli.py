@@ -76,31 +76,23 @@ def _search_options(beam, length_penalty):
     return SearchOptions(beam_size=beam, length_penalty=length_penalty)
 
 
-def _load_model(checkpoint: Path):
-    from legonn.checkpoint import load_checkpoint
-    from legonn.model import build_model
-
-    ckpt = load_checkpoint(checkpoint)
-    model = build_model(ckpt.config.model, len(ckpt.src_vocab), ckpt.tgt_vocab.id)
-    model.load_state_dict(ckpt.model)
-    return model.eval(), ckpt
-
-
 @main.command()
 @click.option("-m", "--model", "checkpoint", required=True, type=click.Path(path_type=Path), help="Checkpoint file.")
 @click.option("-i", "--input", "input_path", type=click.Path(path_type=Path), help="Source file (default: stdin).")
-@click.option("--beam", default=5, show_default=True)
-@click.option("--length-penalty", default=1.0, show_default=True)
+@click.option("--beam", default=5, show_default=True, type=click.IntRange(min=1),
+              help="Beam size (1 = greedy).")
+@click.option("--length-penalty", default=1.0, show_default=True,
+              help="α: finished hypotheses rank by score / length^α.")
 @click.option("--show-ctc", is_flag=True, help="Also print each interface's CTC greedy readout.")
 @friendly_errors
 def translate(checkpoint, input_path, beam, length_penalty, show_ctc):
     """Translate sentences (one a line) from --input or stdin; prints one translation a line."""
-    from legonn.data.text import read_lines
-    from legonn.inference import translate as run
+    from legonn.data.text import decode_lines, read_lines
+    from legonn.inference import load_model, translate as run
 
-    model, ckpt = _load_model(checkpoint)
+    model, ckpt = load_model(checkpoint)
     if input_path is None:
-        sentences, where = [line.strip() for line in sys.stdin], "<stdin>"
+        sentences, where = decode_lines(sys.stdin.buffer.read(), "<stdin>"), "<stdin>"
     else:
         sentences, where = read_lines(input_path), str(input_path)
     for out in run(model, ckpt.src_vocab, ckpt.tgt_vocab, sentences, _search_options(beam, length_penalty),
@@ -115,8 +107,10 @@ def translate(checkpoint, input_path, beam, length_penalty, show_ctc):
 @click.option("-m", "--model", "checkpoint", required=True, type=click.Path(path_type=Path), help="Checkpoint file.")
 @click.option("--src", required=True, type=click.Path(path_type=Path), help="Source sentences.")
 @click.option("--ref", required=True, type=click.Path(path_type=Path), help="Reference translations.")
-@click.option("--beam", default=5, show_default=True)
-@click.option("--length-penalty", default=1.0, show_default=True)
+@click.option("--beam", default=5, show_default=True, type=click.IntRange(min=1),
+              help="Beam size (1 = greedy).")
+@click.option("--length-penalty", default=1.0, show_default=True,
+              help="α: finished hypotheses rank by score / length^α.")
 @click.option("--hyp-out", type=click.Path(path_type=Path), help="Write hypotheses here.")
 @click.option("--json-out", type=click.Path(path_type=Path), help="Write scores as JSON here.")
 @friendly_errors

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -91,11 +92,17 @@ def _build(cls, values: dict, where: str):
     return cls(**kwargs)
 
 
+# PyYAML follows YAML 1.1, where `5e-4` (no dot) is a string; a float field accepts it anyway.
+_FLOAT_TEXT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
+
+
 def _coerce(value: Any, type_name: str, where: str):
     expected = {"int": int, "float": float, "str": str, "bool": bool}.get(str(type_name))
     if expected is None:
         return value
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if expected is float and isinstance(value, str) and _FLOAT_TEXT.fullmatch(value.strip()):
         return float(value)
     if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
         raise LegoError(f"config key '{where}': expected {type_name}, got {value!r}")
@@ -113,7 +120,12 @@ def parse_overrides(overrides: list[str]) -> dict:
         parts = key.strip().split(".")
         for part in parts[:-1]:
             node = node.setdefault(part, {})
-        node[parts[-1]] = yaml.safe_load(raw)
+            if not isinstance(node, dict):
+                raise LegoError(f"--set {item!r}: {part!r} was already set to a value, not a section")
+        try:
+            node[parts[-1]] = yaml.safe_load(raw)
+        except yaml.YAMLError as exc:
+            raise LegoError(f"--set {item!r}: the value is not valid YAML ({str(exc).splitlines()[0]})") from None
     return tree
 
 
@@ -142,9 +154,40 @@ def _read_yaml(path: Path, depth: int = 0) -> dict:
     return values
 
 
+# Fields that only make sense above zero; 0 would crash deep inside the model or the loop.
+_POSITIVE = {
+    "data": ("max_len",),
+    "model": ("dim", "heads", "ff_dim", "max_positions", "receptive_field", "beam", "kernel"),
+    "train": ("max_tokens", "lr", "log_every", "save_every"),
+}
+
+
+def check_values(cfg: ExperimentConfig) -> ExperimentConfig:
+    """Range checks the types cannot express; an error names the field."""
+    for section, names in _POSITIVE.items():
+        for name in names:
+            value = getattr(getattr(cfg, section), name)
+            if value <= 0:
+                raise LegoError(f"config key '{section}.{name}': must be positive, got {value!r}")
+    if not 0.0 <= cfg.model.dropout < 1.0:
+        raise LegoError(f"config key 'model.dropout': must be in [0, 1), got {cfg.model.dropout!r}")
+    if cfg.train.precision not in ("bf16", "fp32"):
+        raise LegoError(f"config key 'train.precision': expected 'bf16' or 'fp32', got {cfg.train.precision!r}")
+    return cfg
+
+
 def load_config(path: str | Path | None, overrides: list[str] = ()) -> ExperimentConfig:
+    """The config in YAML file `path` (None: defaults) with `--set` overrides applied.
+
+    The file must be a valid config on its own; a mistake in it is reported with its name in front.
+    """
     values = _read_yaml(Path(path)) if path is not None else {}
-    return _build(ExperimentConfig, _merge(values, parse_overrides(list(overrides))), "")
+    if path is not None:
+        try:
+            _build(ExperimentConfig, values, "")
+        except LegoError as exc:
+            raise LegoError(f"{path}: {exc}") from None
+    return check_values(_build(ExperimentConfig, _merge(values, parse_overrides(list(overrides))), ""))
 
 
 def config_to_dict(cfg) -> dict:

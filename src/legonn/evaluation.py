@@ -8,10 +8,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from legonn.checkpoint import load_checkpoint
 from legonn.data.text import read_parallel
-from legonn.inference import translate
-from legonn.model import build_model
+from legonn.inference import load_model, translate
 from legonn.score import bleu_chrf
 from legonn.search import SearchOptions
 from legonn.vocab import atomic_write_bytes
@@ -19,9 +17,7 @@ from legonn.vocab import atomic_write_bytes
 
 def evaluate_checkpoint(checkpoint: Path, src: Path, ref: Path, opts: SearchOptions, hyp_out: Path | None = None,
                         json_out: Path | None = None, progress: bool = True) -> dict:
-    ckpt = load_checkpoint(checkpoint)
-    model = build_model(ckpt.config.model, len(ckpt.src_vocab), ckpt.tgt_vocab.id)
-    model.load_state_dict(ckpt.model)
+    model, ckpt = load_model(checkpoint)
     data = read_parallel(src, ref)
     start = time.time()
     with tqdm(total=len(data), desc="translating", unit="sent", disable=not progress) as bar:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
+from legonn.checkpoint import Checkpoint, load_checkpoint
 from legonn.data.batching import encode_sources, pad_sources
+from legonn.errors import LegoError
+from legonn.model import build_model
 from legonn.search import SearchOptions, beam_search, max_target_length
 from legonn.vocab import Vocabulary
 
@@ -18,6 +22,17 @@ class Translation:
     source: str
     hypothesis: str
     ctc_readouts: list[str]  # what each interface "says" (CTC greedy), upstream first
+
+
+def load_model(path: str | Path) -> tuple[nn.Module, Checkpoint]:
+    """The model a checkpoint describes, with its weights, in eval mode; a mismatch names the file."""
+    ckpt = load_checkpoint(path)
+    try:
+        model = build_model(ckpt.config.model, len(ckpt.src_vocab), ckpt.tgt_vocab.id)
+        model.load_state_dict(ckpt.model)
+    except (RuntimeError, ValueError) as exc:
+        raise LegoError(f"{path}: weights do not fit the model in its config ({str(exc).splitlines()[0]})") from None
+    return model.eval(), ckpt
 
 
 @torch.no_grad()

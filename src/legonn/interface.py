@@ -49,6 +49,8 @@ class Marginals:
     def __post_init__(self) -> None:
         if self.log_probs.dim() != 3:
             raise ValueError(f"Marginals.log_probs must be B × K × V, got {tuple(self.log_probs.shape)}")
+        if self.lengths.shape != (self.log_probs.size(0),):
+            raise ValueError(f"Marginals.lengths must have shape ({self.log_probs.size(0)},), got {tuple(self.lengths.shape)}")
         if self.log_probs.size(-1) != self.vocab.size:
             raise VocabMismatch(
                 f"Marginals have {self.log_probs.size(-1)} classes but vocabulary {self.vocab.describe()}"

@@ -31,15 +31,15 @@ def _forbid_specials(lprobs: Tensor) -> Tensor:
 @torch.no_grad()
 def greedy(ar: AutoregressiveDecoder, enc: Encoded, max_len: int) -> list[list[int]]:
     """Argmax decoding, B rows at once → token ids per row (without bos/eos)."""
-    b = enc.memory.size(0)
+    b, device = enc.memory.size(0), enc.memory.device
     cache = ar.new_cache()
-    last = torch.full((b, 1), BOS, dtype=torch.long, device=enc.memory.device)
-    out = torch.zeros(b, 0, dtype=torch.long)
-    done = torch.zeros(b, dtype=torch.bool)
+    last = torch.full((b, 1), BOS, dtype=torch.long, device=device)
+    out = torch.zeros(b, 0, dtype=torch.long, device=device)
+    done = torch.zeros(b, dtype=torch.bool, device=device)
     for t in range(max_len):
         lprobs = _forbid_specials(ar.step(last, t, enc.memory, enc.padding_mask, cache).float().log_softmax(-1))
         if t == max_len - 1:
-            nxt = torch.full((b,), EOS, dtype=torch.long)
+            nxt = torch.full((b,), EOS, dtype=torch.long, device=device)
         else:
             nxt = lprobs.argmax(-1)
         nxt = nxt.masked_fill(done, EOS)
@@ -64,12 +64,12 @@ def beam_search(ar: AutoregressiveDecoder, enc: Encoded, max_len: int, opts: Sea
     """
     if opts.beam_size == 1:
         return greedy(ar, enc, max_len)
-    b, k = enc.memory.size(0), opts.beam_size
-    rows = torch.arange(b).repeat_interleave(k)
+    b, k, device = enc.memory.size(0), opts.beam_size, enc.memory.device
+    rows = torch.arange(b, device=device).repeat_interleave(k)
     enc = enc.select(rows)
     cache = ar.new_cache()
-    tokens = torch.full((b * k, 1), BOS, dtype=torch.long)
-    scores = torch.full((b, k), -torch.inf)
+    tokens = torch.full((b * k, 1), BOS, dtype=torch.long, device=device)
+    scores = torch.full((b, k), -torch.inf, device=device)
     scores[:, 0] = 0.0
     finished: list[list[tuple[float, list[int]]]] = [[] for _ in range(b)]
     for t in range(max_len):
@@ -91,7 +91,7 @@ def beam_search(ar: AutoregressiveDecoder, enc: Encoded, max_len: int, opts: Sea
         if all(len(f) >= k for f in finished) or t == max_len - 1:
             break
         vocab = lprobs.size(-1)
-        beam_index = (top_flat // vocab) + torch.arange(b).unsqueeze(1) * k  # B × k rows into B·k
+        beam_index = (top_flat // vocab) + torch.arange(b, device=device).unsqueeze(1) * k  # B × k rows into B·k
         next_tokens = top_flat % vocab
         scores = top_scores
         tokens = torch.cat([tokens.index_select(0, beam_index.view(-1)), next_tokens.view(-1, 1)], dim=1)

@@ -133,7 +133,8 @@ class Trainer:
             return torch.autocast("cpu", dtype=torch.bfloat16)
         return nullcontext()
 
-    def _step(self, batch) -> dict:
+    def train_step(self, batch) -> dict:
+        """One optimizer update on `batch`; returns its losses and gradient norm."""
         t = self.cfg.train
         for group in self.optimizer.param_groups:
             group["lr"] = learning_rate(self.state.step + 1, t.lr, t.warmup_steps)
@@ -179,7 +180,7 @@ class Trainer:
             epoch_start = time.time()
             while st.batches_done < per_rank:
                 batch = collate(self.pairs, mine[st.batches_done])
-                stats = self._step(batch)
+                stats = self.train_step(batch)
                 st.batches_done += 1
                 tokens = batch.num_target_tokens * self.dist.world
                 st.target_tokens += tokens

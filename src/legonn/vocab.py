@@ -74,7 +74,7 @@ class Vocabulary:
         return self.sp.encode(text)
 
     def decode(self, ids: Iterable[int]) -> str:
-        return self.sp.decode([i for i in ids if i > EOS])
+        return self.sp.decode([i for i in ids if i not in (BLANK, BOS, EOS)])
 
     def pieces(self, ids: Iterable[int]) -> list[str]:
         return [self.sp.id_to_piece(i) for i in ids]

@@ -23,6 +23,11 @@ def read_lines(path: str | Path, allow_empty: bool = False) -> list[str]:
             raw = f.read()
     except (OSError, EOFError) as exc:
         raise LegoError(f"{path}: cannot read ({exc})") from None
+    return decode_lines(raw, str(path), allow_empty)
+
+
+def decode_lines(raw: bytes, where: str, allow_empty: bool = False) -> list[str]:
+    """Split `raw` into stripped UTF-8 lines; `where` (a path or '<stdin>') names the source in errors."""
     lines = raw.split(b"\n")
     if lines and lines[-1] == b"":
         lines.pop()
@@ -31,9 +36,9 @@ def read_lines(path: str | Path, allow_empty: bool = False) -> list[str]:
         try:
             text = line.decode("utf-8").rstrip("\r")
         except UnicodeDecodeError as exc:
-            raise LegoError(f"{path}:{number}: not valid UTF-8 (byte {exc.start})") from None
+            raise LegoError(f"{where}:{number}: not valid UTF-8 (byte {exc.start})") from None
         if not allow_empty and not text.strip():
-            raise LegoError(f"{path}:{number}: empty line")
+            raise LegoError(f"{where}:{number}: empty line")
         out.append(text.strip())
     return out
 

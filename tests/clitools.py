@@ -1,0 +1,48 @@
+"""Helpers for tests that run the `legonn` command in a subprocess (not a test module itself)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+
+def legonn(*args, stdin: bytes | None = None) -> subprocess.CompletedProcess:
+    """Run `python -m legonn.cli ARGS` in a fresh process on one thread."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, "-m", "legonn.cli", *map(str, args)], input=stdin, capture_output=True,
+                          env=env, timeout=180)
+
+
+def one_line_error(proc: subprocess.CompletedProcess, *needles) -> str:
+    """Assert the process failed with exactly one `error:` line on stderr containing every needle."""
+    err = proc.stderr.decode("utf-8", "replace")
+    assert proc.returncode != 0, f"expected failure, got 0; stdout={proc.stdout!r}"
+    assert "Traceback" not in err, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("error: "), err
+    for needle in needles:
+        assert str(needle) in lines[0], f"{needle!r} not in {lines[0]!r}"
+    return lines[0]
+
+
+def tiny_yaml(tiny_corpus, tiny_vocabs, out_dir: Path, path: Path, **sections) -> Path:
+    """The shape of conftest's tiny_config, with `sections` merged in (module fixtures can't use it)."""
+    cfg = {
+        "name": "tiny", "out_dir": str(out_dir),
+        "data": {"train_src": str(tiny_corpus["train.de"]), "train_tgt": str(tiny_corpus["train.en"]),
+                 "valid_src": str(tiny_corpus["val.de"]), "valid_tgt": str(tiny_corpus["val.en"]),
+                 "src_vocab": str(tiny_vocabs["de"]), "tgt_vocab": str(tiny_vocabs["en"])},
+        "model": {"arch": "lego", "dim": 32, "heads": 2, "ff_dim": 64, "encoder_layers": 1, "group2_layers": 1,
+                  "ingest_layers": 1, "decoder_layers": 1, "dropout": 0.1},
+        "train": {"max_tokens": 800, "max_steps": 1, "max_epochs": 1, "precision": "fp32", "log_every": 1,
+                  "save_every": 1, "warmup_steps": 5, "threads": 1},
+    }
+    for section, values in sections.items():
+        cfg[section] = {**cfg.get(section, {}), **values} if isinstance(values, dict) else values
+    path.write_text(yaml.safe_dump(cfg))
+    return path
