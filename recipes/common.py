@@ -1,0 +1,84 @@
+"""Shared by the recipe scripts: train a config, score its best checkpoint, write results JSON.
+
+Results JSON (one file per system): task, system, test_set, bleu, chrf, signature, params,
+train_minutes, tokens_per_s, seed, commit, plus the validation BLEU and each interface's
+CTC-readout BLEU. Later recipes reuse this format.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import subprocess
+from pathlib import Path
+
+import torch
+
+from legonn.checkpoint import load_checkpoint
+from legonn.config import load_config
+from legonn.evaluation import evaluate_checkpoint
+from legonn.search import SearchOptions
+from legonn.train import Trainer
+from legonn.vocab import atomic_write_bytes
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                               capture_output=True, text=True).stdout.strip()
+        return out.stdout.strip() + ("-dirty" if dirty else "")
+    except OSError:
+        return "unknown"
+
+
+def hardware() -> str:
+    return f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}"
+
+
+def train_system(config: Path, overrides: list[str] = ()) -> None:
+    """Train (or resume) until the config's stopping rule; safe to rerun after a kill."""
+    Trainer(load_config(config, overrides)).run()
+
+
+def score_system(config: Path, test_sets: dict[str, tuple[Path, Path]], results_dir: Path, system: str,
+                 opts: SearchOptions, overrides: list[str] = ()) -> list[dict]:
+    """Score the best checkpoint on each test set; write results_dir/<system>[.<set>].json."""
+    cfg = load_config(config, overrides)
+    best = Path(cfg.out_dir) / "checkpoint_best.safetensors"
+    ckpt = load_checkpoint(best)
+    params = sum(v.numel() for v in ckpt.model.values())
+    st = ckpt.state
+    reports = []
+    for i, (test_name, (src, ref)) in enumerate(test_sets.items()):
+        report = evaluate_checkpoint(best, src, ref, opts, progress=True)
+        record = {
+            "task": cfg.task,
+            "system": system,
+            "test_set": test_name,
+            "bleu": report["bleu"],
+            "chrf": report["chrf"],
+            "signature": report["signature"],
+            "ctc_readout_bleu": report["ctc_readout_bleu"],
+            "valid_bleu_greedy": st.best_bleu,
+            "params": params,
+            "train_minutes": round(st.train_seconds / 60, 1),
+            "train_steps": st.step,
+            "train_epochs_completed": st.epoch - 1,
+            "tokens_per_s": round(st.target_tokens / max(st.train_seconds, 1e-9), 1),
+            "seed": cfg.train.seed,
+            "precision": cfg.train.precision,
+            "beam": opts.beam_size,
+            "length_penalty": opts.length_penalty,
+            "decode_seconds": report["decode_seconds"],
+            "hardware": hardware(),
+            "config": str(config),
+            "commit": git_commit(),
+        }
+        name = f"{system}.json" if i == 0 else f"{system}.{test_name}.json"
+        atomic_write_bytes(results_dir / name, (json.dumps(record, indent=2) + "\n").encode())
+        print(f"{system} on {test_name}: BLEU {record['bleu']} (CTC readout {record['ctc_readout_bleu']})")
+        reports.append(record)
+    return reports

@@ -1,0 +1,46 @@
+"""Multi30k De→En: train and score the baseline and both LegoNN systems.
+
+    python recipes/multi30k/run.py                       # all systems, resumes where it stopped
+    python recipes/multi30k/run.py --systems baseline    # one system
+    python recipes/multi30k/run.py --score-only          # re-score existing best checkpoints
+
+Writes results/multi30k/<system>.json (test_2016_flickr first, then val and test_2017_flickr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from common import ROOT, score_system, train_system  # noqa: E402
+
+from legonn.search import SearchOptions  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+DATA = ROOT / "data" / "multi30k"
+SYSTEMS = {"baseline": "baseline.yaml", "lego-wemb": "lego-wemb.yaml", "lego-beamconv": "lego-beamconv.yaml"}
+TEST_SETS = {
+    name: (DATA / f"{name}.de.gz", DATA / f"{name}.en.gz") for name in ("test_2016_flickr", "val", "test_2017_flickr")
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--systems", nargs="+", default=list(SYSTEMS), choices=list(SYSTEMS))
+    parser.add_argument("--score-only", action="store_true", help="skip training; score the best checkpoints")
+    parser.add_argument("--beam", type=int, default=5)
+    parser.add_argument("--length-penalty", type=float, default=1.0)
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    args = parser.parse_args()
+    opts = SearchOptions(beam_size=args.beam, length_penalty=args.length_penalty)
+    for system in args.systems:
+        config = HERE / SYSTEMS[system]
+        if not args.score_only:
+            train_system(config, args.overrides)
+        score_system(config, TEST_SETS, ROOT / "results" / "multi30k", system, opts, args.overrides)
+
+
+if __name__ == "__main__":
+    main()
