@@ -1,0 +1,74 @@
+"""Pictures a person would rather look at: training curves and interface marginals."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from legonn.errors import LegoError  # noqa: E402
+from legonn.interface import Marginals  # noqa: E402
+from legonn.vocab import Vocabulary, atomic_write_bytes  # noqa: E402
+
+
+def _read_metrics(path: Path) -> list[dict]:
+    if not path.is_file():
+        raise LegoError(f"{path}: metrics log not found")
+    records = []
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            raise LegoError(f"{path}:{number}: not a JSON line") from None
+    return records
+
+
+def _save(fig, out: Path) -> None:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    atomic_write_bytes(Path(out), buf.getvalue())
+
+
+def training_curves(run_dirs: list[Path], out: Path) -> None:
+    """Training loss (CE and CTC) against steps and validation BLEU against epochs, one line per run."""
+    fig, (ax_loss, ax_bleu) = plt.subplots(1, 2, figsize=(11, 4))
+    for run in run_dirs:
+        records = _read_metrics(Path(run) / "metrics.jsonl")
+        steps = [r for r in records if "loss" in r]
+        epochs = [r for r in records if "valid_bleu" in r]
+        label = Path(run).name
+        line, = ax_loss.plot([r["step"] for r in steps], [r["nll"] for r in steps], label=f"{label} NLL")
+        if steps and steps[0].get("ctc"):
+            ax_loss.plot([r["step"] for r in steps], [r["ctc"][0] for r in steps], "--", color=line.get_color(),
+                         label=f"{label} CTC")
+        ax_bleu.plot([r["epoch"] for r in epochs], [r["valid_bleu"] for r in epochs], "o-", label=f"{label} decoder")
+        if epochs and "valid_ctc0_bleu" in epochs[0]:
+            ax_bleu.plot([r["epoch"] for r in epochs], [r["valid_ctc0_bleu"] for r in epochs], "x--",
+                         color=ax_bleu.lines[-1].get_color(), label=f"{label} CTC readout")
+    ax_loss.set(xlabel="update", ylabel="loss per token", title="training loss", ylim=(0, None))
+    ax_bleu.set(xlabel="epoch", ylabel="BLEU (greedy)", title="validation BLEU")
+    for ax in (ax_loss, ax_bleu):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    _save(fig, out)
+
+
+def marginals_heatmap(marginals: Marginals, vocab: Vocabulary, out: Path, row: int = 0, top: int = 30,
+                      title: str = "") -> None:
+    """Heat map of one row's interface marginals (positions × most used classes) with its CTC readout."""
+    n = int(marginals.lengths[row])
+    probs = marginals.log_probs[row, :n].float().exp()
+    classes = probs.max(0).values.topk(min(top, probs.size(1))).indices.sort().values
+    fig, ax = plt.subplots(figsize=(max(6, n * 0.3), max(4, len(classes) * 0.22)))
+    ax.imshow(probs[:, classes].T.numpy(), aspect="auto", cmap="viridis", vmin=0, vmax=1)
+    ax.set_yticks(range(len(classes)), vocab.pieces(classes.tolist()), fontsize=7)
+    ax.set_xlabel("interface position (after the Output Length Controller)")
+    readout = vocab.decode(marginals.greedy()[row])
+    ax.set_title((title + "\n" if title else "") + f"CTC readout: {readout}", fontsize=9)
+    _save(fig, out)
