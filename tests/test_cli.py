@@ -53,7 +53,7 @@ def test_top_level_help_lists_commands():
 ])
 def test_subcommand_help(command, options):
     out = ok(legonn(command, "--help"))
-    assert out.startswith(f"Usage: ")
+    assert out.startswith("Usage: ")
     for option in options:
         assert option in out, f"{command} --help does not mention {option}"
 
