@@ -81,8 +81,6 @@ def _copy_of_reference(reference: Path, tmp_path: Path) -> Path:
     return out
 
 
-@pytest.mark.xfail(strict=True, reason="train.py run() checks max_steps only after a step, so a resumed run "
-                   "already at max_steps trains one step more")
 def test_resume_at_max_steps_trains_no_further(reference, tiny_corpus, tiny_vocabs, tmp_path):
     out = _copy_of_reference(reference, tmp_path)
     config = tiny_yaml(tiny_corpus, tiny_vocabs, out, tmp_path / "tiny.yaml", train=TRAIN)

@@ -62,8 +62,15 @@ def train(config, overrides, no_resume, quiet):
     from legonn.config import load_config
     from legonn.train import Trainer
 
+    import torch.distributed as dist
+
     cfg = load_config(config, overrides)
     result = Trainer(cfg, resume=not no_resume, progress=not quiet).run()
+    if dist.is_initialized():  # under torchrun: tidy up, and let rank 0 alone report
+        rank = dist.get_rank()
+        dist.destroy_process_group()
+        if rank != 0:
+            return
     click.echo(
         f"done: {result.state.step} steps, best valid BLEU {result.state.best_bleu}, {result.params:,} parameters, "
         f"{result.tokens_per_s:.0f} target tokens/s, {result.state.train_seconds / 60:.1f} min → {result.out_dir}"
@@ -74,6 +81,13 @@ def _search_options(beam, length_penalty):
     from legonn.search import SearchOptions
 
     return SearchOptions(beam_size=beam, length_penalty=length_penalty)
+
+
+def _load_model(checkpoint: Path):
+    """(model in eval mode, Checkpoint); any defect in the file is a one-line LegoError naming it."""
+    from legonn.inference import load_model
+
+    return load_model(checkpoint)
 
 
 @main.command()
@@ -120,6 +134,40 @@ def evaluate(checkpoint, src, ref, beam, length_penalty, hyp_out, json_out):
 
     report = evaluate_checkpoint(checkpoint, src, ref, _search_options(beam, length_penalty), hyp_out, json_out)
     click.echo(json.dumps(report, indent=2))
+
+
+@main.command()
+@click.argument("run_dirs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="PNG to write.")
+@friendly_errors
+def curves(run_dirs, output):
+    """Plot training loss and validation BLEU of one or more RUN_DIRS (their metrics.jsonl)."""
+    from legonn.plots import training_curves
+
+    training_curves(list(run_dirs), output)
+    click.echo(f"wrote {output}")
+
+
+@main.command()
+@click.option("-m", "--model", "checkpoint", required=True, type=click.Path(path_type=Path), help="Checkpoint file.")
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="PNG to write.")
+@click.argument("sentence")
+@friendly_errors
+def marginals(checkpoint, output, sentence):
+    """Draw the interface marginals of a LegoNN model for SENTENCE as a heat map with the CTC readout."""
+    import torch
+
+    from legonn.data.batching import encode_sources, pad_sources
+    from legonn.plots import marginals_heatmap
+
+    model, ckpt = _load_model(checkpoint)
+    if not hasattr(model, "interfaces"):
+        raise LegoError(f"{checkpoint}: a baseline model has no interface to draw")
+    src, lengths = pad_sources(encode_sources([sentence], ckpt.src_vocab, ckpt.config.data.max_len, "<argument>"))
+    with torch.no_grad():
+        m = model.interfaces(src, lengths)[0]
+    marginals_heatmap(m, ckpt.tgt_vocab, output, title=sentence)
+    click.echo(f"wrote {output}")
 
 
 if __name__ == "__main__":

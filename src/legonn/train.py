@@ -170,7 +170,7 @@ class Trainer:
         self.model.train()
         params = count_parameters(self.model)
         window_tokens, window_start = 0, time.time()
-        stop = False
+        stop = bool(t.max_steps and st.step >= t.max_steps)  # a finished run resumed trains no further
         while not stop and st.epoch <= t.max_epochs:
             batches = make_batches(self.pairs, t.max_tokens, t.seed, st.epoch)
             per_rank = len(batches) // self.dist.world  # equal counts keep DDP's collectives in step
