@@ -35,9 +35,9 @@ CONFIGS = {
 }
 
 
-def measure(config: Path, steps: int, warmup: int, precision: str) -> dict:
+def measure(config: Path, steps: int, warmup: int, precision: str, threads: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
-        cfg = load_config(config, [f"out_dir={tmp}", f"train.precision={precision}"])
+        cfg = load_config(config, [f"out_dir={tmp}", f"train.precision={precision}", f"train.threads={threads}"])
         trainer = Trainer(cfg, resume=False, progress=False)
         batches = make_batches(trainer.pairs, cfg.train.max_tokens, cfg.train.seed, 1)
         for i in range(warmup):
@@ -65,7 +65,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     figures = {}
     for name in args.systems:
-        figures[name] = measure(CONFIGS[name], args.steps, args.warmup, args.precision)
+        figures[name] = measure(CONFIGS[name], args.steps, args.warmup, args.precision, args.threads)
         print(f"{name:14s} {figures[name]['params']:>11,} params  {figures[name]['tokens_per_s']:>8,.0f} target tokens/s")
     if "baseline" in figures:
         base = figures["baseline"]["tokens_per_s"]

@@ -22,7 +22,7 @@ class LossParts:
 
 def label_smoothed_ce(logits: Tensor, targets: Tensor, smoothing: float, pad: int = 0) -> tuple[Tensor, Tensor]:
     """logits B × L × V, targets B × L (pad ignored) → (smoothed CE, NLL), both mean over tokens."""
-    lprobs = logits.float().log_softmax(-1)
+    lprobs = logits.log_softmax(-1, dtype=torch.float32)
     mask = targets != pad
     nll = -lprobs.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
     uniform = -lprobs.mean(-1)

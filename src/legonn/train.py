@@ -96,7 +96,7 @@ class Trainer:
         except ValueError as exc:
             raise LegoError(str(exc)) from None
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=cfg.train.lr, betas=(0.9, 0.98),
-                                           eps=1e-8, weight_decay=cfg.train.weight_decay)
+                                           eps=1e-8, weight_decay=cfg.train.weight_decay, fused=True)
         self.state = TrainerState()
         last = self.out / "checkpoint_last.safetensors"
         if resume and last.exists():

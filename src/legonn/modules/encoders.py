@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import torch
 from torch import Tensor, nn
 
 from legonn.interface import Marginals, VocabId, lengths_to_padding_mask
@@ -23,8 +24,8 @@ class InterfaceHead(nn.Module):
 
     def forward(self, x: Tensor, lengths: Tensor) -> Marginals:
         """x: B × K × D → Marginals (B × K × V, fp32 log-probs)."""
-        logits = self.proj(self.norm(x)).float()
-        return Marginals(logits.log_softmax(-1), lengths, self.vocab)
+        log_probs = self.proj(self.norm(x)).log_softmax(-1, dtype=torch.float32)  # fp32 for CTC
+        return Marginals(log_probs, lengths, self.vocab)
 
 
 @dataclass(frozen=True)
