@@ -7,6 +7,7 @@ test_2016_flickr sentences showing the source, the encoder's CTC readout (what t
 
 from __future__ import annotations
 
+import os
 import sys
 import textwrap
 import time
@@ -19,12 +20,14 @@ sys.path.insert(0, str(ROOT / "recipes"))
 from common import train_system  # noqa: E402
 
 from legonn.checkpoint import load_checkpoint  # noqa: E402
+from legonn.data.text import read_lines  # noqa: E402
 from legonn.config import load_config  # noqa: E402
 from legonn.data.text import read_parallel  # noqa: E402
 from legonn.inference import translate  # noqa: E402
 from legonn.model import build_model  # noqa: E402
 from legonn.score import bleu_chrf  # noqa: E402
 from legonn.search import SearchOptions  # noqa: E402
+from legonn.vocab import Vocabulary  # noqa: E402
 
 CONFIG = ROOT / "recipes/demo/demo.yaml"
 TEST = ROOT / "data/multi30k/test_2016_flickr"
@@ -36,11 +39,17 @@ def show(label: str, text: str) -> None:
 
 
 def main() -> None:
+    os.chdir(ROOT)  # the config's paths are relative to the repository root
     torch.set_num_threads(2)
     start = time.time()
-    print("== 1/3 training a small De→En LegoNN model (TextEncoder → Marginals → WEmb Decoder) ==")
-    train_system(CONFIG)
     cfg = load_config(CONFIG)
+    print("== 1/3 vocabularies, then a small De→En LegoNN model (TextEncoder → Marginals → WEmb Decoder) ==")
+    for side, path in (("src", cfg.data.src_vocab), ("tgt", cfg.data.tgt_vocab)):
+        if not Path(path).exists():
+            text = cfg.data.train_src if side == "src" else cfg.data.train_tgt
+            Vocabulary.train(read_lines(text), 1000).save(path)
+            print(f"   trained {path} (1,000 units) from {text}")
+    train_system(CONFIG)
     ckpt = load_checkpoint(Path(cfg.out_dir) / "checkpoint_last.safetensors")
     model = build_model(ckpt.config.model, len(ckpt.src_vocab), ckpt.tgt_vocab.id)
     model.load_state_dict(ckpt.model)

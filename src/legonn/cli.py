@@ -77,10 +77,23 @@ def train(config, overrides, no_resume, quiet):
     )
 
 
-def _search_options(beam, length_penalty):
-    from legonn.search import SearchOptions
+def search_options(fn):
+    """Add --beam, --length-penalty, --max-len-a, --max-len-b; the command receives `opts: SearchOptions`."""
 
-    return SearchOptions(beam_size=beam, length_penalty=length_penalty)
+    @click.option("--beam", default=5, show_default=True, type=click.IntRange(min=1), help="Beam size (1 = greedy).")
+    @click.option("--length-penalty", default=1.0, show_default=True,
+                  help="α: finished hypotheses rank by score / length^α.")
+    @click.option("--max-len-a", default=1.5, show_default=True, type=click.FloatRange(min=0),
+                  help="Output is cut at a · source tokens + b.")
+    @click.option("--max-len-b", default=10, show_default=True, type=click.IntRange(min=1), help="See --max-len-a.")
+    @functools.wraps(fn)
+    def wrapper(*args, beam, length_penalty, max_len_a, max_len_b, **kwargs):
+        from legonn.search import SearchOptions
+
+        opts = SearchOptions(beam_size=beam, length_penalty=length_penalty, max_len_a=max_len_a, max_len_b=max_len_b)
+        return fn(*args, opts=opts, **kwargs)
+
+    return wrapper
 
 
 def _load_model(checkpoint: Path):
@@ -93,13 +106,10 @@ def _load_model(checkpoint: Path):
 @main.command()
 @click.option("-m", "--model", "checkpoint", required=True, type=click.Path(path_type=Path), help="Checkpoint file.")
 @click.option("-i", "--input", "input_path", type=click.Path(path_type=Path), help="Source file (default: stdin).")
-@click.option("--beam", default=5, show_default=True, type=click.IntRange(min=1),
-              help="Beam size (1 = greedy).")
-@click.option("--length-penalty", default=1.0, show_default=True,
-              help="α: finished hypotheses rank by score / length^α.")
+@search_options
 @click.option("--show-ctc", is_flag=True, help="Also print each interface's CTC greedy readout.")
 @friendly_errors
-def translate(checkpoint, input_path, beam, length_penalty, show_ctc):
+def translate(checkpoint, input_path, show_ctc, opts):
     """Translate sentences (one a line) from --input or stdin; prints one translation a line."""
     from legonn.data.text import decode_lines, read_lines
     from legonn.inference import load_model, translate as run
@@ -109,7 +119,7 @@ def translate(checkpoint, input_path, beam, length_penalty, show_ctc):
         sentences, where = decode_lines(sys.stdin.buffer.read(), "<stdin>"), "<stdin>"
     else:
         sentences, where = read_lines(input_path), str(input_path)
-    for out in run(model, ckpt.src_vocab, ckpt.tgt_vocab, sentences, _search_options(beam, length_penalty),
+    for out in run(model, ckpt.src_vocab, ckpt.tgt_vocab, sentences, opts,
                    ckpt.config.data.max_len, where=where):
         if show_ctc:
             for i, readout in enumerate(out.ctc_readouts):
@@ -121,18 +131,15 @@ def translate(checkpoint, input_path, beam, length_penalty, show_ctc):
 @click.option("-m", "--model", "checkpoint", required=True, type=click.Path(path_type=Path), help="Checkpoint file.")
 @click.option("--src", required=True, type=click.Path(path_type=Path), help="Source sentences.")
 @click.option("--ref", required=True, type=click.Path(path_type=Path), help="Reference translations.")
-@click.option("--beam", default=5, show_default=True, type=click.IntRange(min=1),
-              help="Beam size (1 = greedy).")
-@click.option("--length-penalty", default=1.0, show_default=True,
-              help="α: finished hypotheses rank by score / length^α.")
+@search_options
 @click.option("--hyp-out", type=click.Path(path_type=Path), help="Write hypotheses here.")
 @click.option("--json-out", type=click.Path(path_type=Path), help="Write scores as JSON here.")
 @friendly_errors
-def evaluate(checkpoint, src, ref, beam, length_penalty, hyp_out, json_out):
+def evaluate(checkpoint, src, ref, hyp_out, json_out, opts):
     """Translate --src and score against --ref: sacreBLEU and chrF (and CTC-readout BLEU per interface)."""
     from legonn.evaluation import evaluate_checkpoint
 
-    report = evaluate_checkpoint(checkpoint, src, ref, _search_options(beam, length_penalty), hyp_out, json_out)
+    report = evaluate_checkpoint(checkpoint, src, ref, opts, hyp_out, json_out)
     click.echo(json.dumps(report, indent=2))
 
 
