@@ -138,3 +138,15 @@ def test_kill_9_then_resume(tiny_corpus, tiny_vocabs, tmp_path):
     ref_config = tiny_yaml(tiny_corpus, tiny_vocabs, tmp_path / "ref", tmp_path / "ref.yaml", train=long_run)
     train(ref_config, f"train.max_steps={target}")
     assert_same_checkpoint(tmp_path / "ref" / "checkpoint_last.safetensors", last)
+
+
+def test_resume_after_early_stop_trains_no_further(tiny_corpus, tiny_vocabs, tmp_path):
+    """Patience 1 stops after the second epoch (validation BLEU cannot beat the first's at this size);
+    resuming that finished run must not train another epoch."""
+    train_cfg = {**TRAIN, "max_steps": 0, "max_epochs": 50, "patience": 1, "valid_max_sentences": 5}
+    config = tiny_yaml(tiny_corpus, tiny_vocabs, tmp_path / "run", tmp_path / "tiny.yaml", train=train_cfg)
+    train(config)
+    first = load_checkpoint(tmp_path / "run" / "checkpoint_last.safetensors").state
+    assert first.bad_epochs == 1 and first.epoch < 50
+    train(config)
+    assert load_checkpoint(tmp_path / "run" / "checkpoint_last.safetensors").state.step == first.step

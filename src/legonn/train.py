@@ -170,7 +170,8 @@ class Trainer:
         self.model.train()
         params = count_parameters(self.model)
         window_tokens, window_start = 0, time.time()
-        stop = bool(t.max_steps and st.step >= t.max_steps)  # a finished run resumed trains no further
+        # a finished run (step budget spent or patience exhausted) that is resumed trains no further
+        stop = bool(t.max_steps and st.step >= t.max_steps) or bool(t.patience and st.bad_epochs >= t.patience)
         while not stop and st.epoch <= t.max_epochs:
             batches = make_batches(self.pairs, t.max_tokens, t.seed, st.epoch)
             per_rank = len(batches) // self.dist.world  # equal counts keep DDP's collectives in step
