@@ -96,15 +96,9 @@ def search_options(fn):
     return wrapper
 
 
-def _load_model(checkpoint: Path):
-    """(model in eval mode, Checkpoint); any defect in the file is a one-line LegoError naming it."""
-    from legonn.inference import load_model
-
-    return load_model(checkpoint)
-
-
 @main.command()
-@click.option("-m", "--model", "checkpoint", required=True, type=click.Path(path_type=Path), help="Checkpoint file.")
+@click.option("-m", "--model", "checkpoint", required=True, type=click.Path(path_type=Path),
+              help="Checkpoint file, or a folder made by `legonn compose`.")
 @click.option("-i", "--input", "input_path", type=click.Path(path_type=Path), help="Source file (default: stdin).")
 @search_options
 @click.option("--show-ctc", is_flag=True, help="Also print each interface's CTC greedy readout.")
@@ -114,13 +108,12 @@ def translate(checkpoint, input_path, show_ctc, opts):
     from legonn.data.text import decode_lines, read_lines
     from legonn.inference import load_model, translate as run
 
-    model, ckpt = load_model(checkpoint)
+    loaded = load_model(checkpoint)
     if input_path is None:
         sentences, where = decode_lines(sys.stdin.buffer.read(), "<stdin>"), "<stdin>"
     else:
         sentences, where = read_lines(input_path), str(input_path)
-    for out in run(model, ckpt.src_vocab, ckpt.tgt_vocab, sentences, opts,
-                   ckpt.config.data.max_len, where=where):
+    for out in run(loaded.model, loaded.src_vocab, loaded.tgt_vocab, sentences, opts, loaded.max_len, where=where):
         if show_ctc:
             for i, readout in enumerate(out.ctc_readouts):
                 click.echo(f"CTC{i}\t{readout}")
@@ -128,7 +121,8 @@ def translate(checkpoint, input_path, show_ctc, opts):
 
 
 @main.command(name="eval")
-@click.option("-m", "--model", "checkpoint", required=True, type=click.Path(path_type=Path), help="Checkpoint file.")
+@click.option("-m", "--model", "checkpoint", required=True, type=click.Path(path_type=Path),
+              help="Checkpoint file, or a folder made by `legonn compose`.")
 @click.option("--src", required=True, type=click.Path(path_type=Path), help="Source sentences.")
 @click.option("--ref", required=True, type=click.Path(path_type=Path), help="Reference translations.")
 @search_options
@@ -156,7 +150,8 @@ def curves(run_dirs, output):
 
 
 @main.command()
-@click.option("-m", "--model", "checkpoint", required=True, type=click.Path(path_type=Path), help="Checkpoint file.")
+@click.option("-m", "--model", "checkpoint", required=True, type=click.Path(path_type=Path),
+              help="Checkpoint file, or a folder made by `legonn compose`.")
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="PNG to write.")
 @click.argument("sentence")
 @friendly_errors
@@ -165,16 +160,58 @@ def marginals(checkpoint, output, sentence):
     import torch
 
     from legonn.data.batching import encode_sources, pad_sources
+    from legonn.inference import load_model
     from legonn.plots import marginals_heatmap
 
-    model, ckpt = _load_model(checkpoint)
-    if not hasattr(model, "interfaces"):
+    loaded = load_model(checkpoint)
+    if not hasattr(loaded.model, "interfaces"):
         raise LegoError(f"{checkpoint}: a baseline model has no interface to draw")
-    src, lengths = pad_sources(encode_sources([sentence], ckpt.src_vocab, ckpt.config.data.max_len, "<argument>"))
+    src, lengths = pad_sources(encode_sources([sentence], loaded.src_vocab, loaded.max_len, "<argument>"))
     with torch.no_grad():
-        m = model.interfaces(src, lengths)[0]
-    marginals_heatmap(m, ckpt.tgt_vocab, output, title=sentence)
+        m = loaded.model.interfaces(src, lengths)[-1]
+    marginals_heatmap(m, loaded.tgt_vocab, output, title=sentence)  # MT: the interface speaks the target vocabulary
     click.echo(f"wrote {output}")
+
+
+@main.command()
+@click.argument("checkpoint", type=click.Path(path_type=Path))
+@click.option("--module", "which", required=True, type=click.Choice(["encoder", "decoder"]),
+              help="Which module of the LegoNN model to export.")
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="Folder to write the brick into.")
+@click.option("--name", help="Brick name (default: TASK.MODULE, e.g. de-en.decoder).")
+@click.option("--fp16", is_flag=True, help="Store weights in float16 (half the size; loaded back as float32).")
+@friendly_errors
+def export(checkpoint, which, output, name, fp16):
+    """Export one module of a trained CHECKPOINT as a brick: weights + JSON card + its vocabularies."""
+    from legonn.bricks import export_brick
+    from legonn.inference import load_model
+
+    loaded = load_model(checkpoint)
+    if loaded.checkpoint is None:
+        raise LegoError(f"{checkpoint}: export reads a training checkpoint, not a composed folder")
+    card = export_brick(loaded.model, loaded.checkpoint, which, output, name, fp16, source=str(checkpoint))
+    click.echo(f"wrote {card}")
+
+
+@main.command()
+@click.argument("bricks", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="Folder for the composed model.")
+@friendly_errors
+def compose(bricks, output):
+    """Chain BRICKS (their .json cards, encoder first, decoder last) into one model folder.
+
+    Vocabularies must match at every hand-over; a length-ratio mismatch is reported as a warning.
+    """
+    import warnings as _warnings
+
+    from legonn.bricks import LengthRatioWarning, compose as run
+
+    with _warnings.catch_warnings():
+        _warnings.simplefilter("ignore", LengthRatioWarning)
+        path, notes = run(list(bricks), output)
+    for note in notes:
+        click.echo(f"warning: {note}", err=True)
+    click.echo(f"wrote {path}")
 
 
 if __name__ == "__main__":

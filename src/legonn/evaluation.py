@@ -1,4 +1,4 @@
-"""Scoring a checkpoint on a test set: decoder BLEU/chrF and each interface's CTC-readout BLEU."""
+"""Scoring a checkpoint (or composed bricks) on a test set: decoder BLEU/chrF and each interface's CTC-readout BLEU."""
 
 from __future__ import annotations
 
@@ -17,11 +17,11 @@ from legonn.vocab import atomic_write_bytes
 
 def evaluate_checkpoint(checkpoint: Path, src: Path, ref: Path, opts: SearchOptions, hyp_out: Path | None = None,
                         json_out: Path | None = None, progress: bool = True) -> dict:
-    model, ckpt = load_model(checkpoint)
+    loaded = load_model(checkpoint)
     data = read_parallel(src, ref)
     start = time.time()
     with tqdm(total=len(data), desc="translating", unit="sent", disable=not progress) as bar:
-        out = translate(model, ckpt.src_vocab, ckpt.tgt_vocab, data.src, opts, ckpt.config.data.max_len,
+        out = translate(loaded.model, loaded.src_vocab, loaded.tgt_vocab, data.src, opts, loaded.max_len,
                         where=str(src), progress=bar)
     hyps = [o.hypothesis for o in out]
     scores = bleu_chrf(hyps, data.tgt)

@@ -24,15 +24,33 @@ class Translation:
     ctc_readouts: list[str]  # what each interface "says" (CTC greedy), upstream first
 
 
-def load_model(path: str | Path) -> tuple[nn.Module, Checkpoint]:
-    """The model a checkpoint describes, with its weights, in eval mode; a mismatch names the file."""
+@dataclass
+class LoadedModel:
+    """A model ready to translate, from a training checkpoint or a composed folder of bricks."""
+
+    model: nn.Module
+    src_vocab: Vocabulary
+    tgt_vocab: Vocabulary
+    max_len: int
+    checkpoint: Checkpoint | None = None
+
+
+def load_model(path: str | Path) -> LoadedModel:
+    """A checkpoint file or a composed-bricks folder → model in eval mode; defects name the file."""
+    path = Path(path)
+    if path.is_dir():
+        from legonn.bricks import load_composed
+
+        model, bricks = load_composed(path)
+        first = bricks[0].module.cfg  # longest source the first encoder's OLC can re-time
+        return LoadedModel(model, bricks[0].reads, bricks[-1].emits, int(first.max_positions // first.length_ratio))
     ckpt = load_checkpoint(path)
     try:
         model = build_model(ckpt.config.model, len(ckpt.src_vocab), ckpt.tgt_vocab.id)
         model.load_state_dict(ckpt.model)
     except (RuntimeError, ValueError) as exc:
         raise LegoError(f"{path}: weights do not fit the model in its config ({str(exc).splitlines()[0]})") from None
-    return model.eval(), ckpt
+    return LoadedModel(model.eval(), ckpt.src_vocab, ckpt.tgt_vocab, ckpt.config.data.max_len, ckpt)
 
 
 @torch.no_grad()

@@ -25,6 +25,7 @@ from legonn.data.batching import EncodedPairs, collate, encode_pairs, make_batch
 from legonn.data.text import read_parallel
 from legonn.errors import LegoError
 from legonn.inference import translate
+from legonn.length_stats import ratio_stats
 from legonn.losses import lego_loss
 from legonn.model import build_model
 from legonn.score import bleu_chrf
@@ -43,6 +44,17 @@ class TrainResult:
 
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+def summarize_data(cfg: ExperimentConfig, pairs: EncodedPairs) -> dict:
+    """What a module was trained on, for its brick card: files, sizes, and the K/L length ratios."""
+    src_lengths = [len(s) for s in pairs.src]
+    tgt_lengths = [len(t) for t in pairs.tgt]
+    summary = {"task": cfg.task, "train_src": cfg.data.train_src, "train_tgt": cfg.data.train_tgt,
+               "pairs": len(pairs), "src_tokens": int(sum(src_lengths)), "tgt_tokens": int(sum(tgt_lengths))}
+    if cfg.model.arch == "lego":
+        summary["length_ratio"] = ratio_stats(src_lengths, tgt_lengths, cfg.model.length_ratio)
+    return summary
 
 
 def learning_rate(step: int, peak: float, warmup: int) -> float:
@@ -90,6 +102,7 @@ class Trainer:
         train = read_parallel(cfg.data.train_src, cfg.data.train_tgt)
         self.valid = read_parallel(cfg.data.valid_src, cfg.data.valid_tgt)
         self.pairs: EncodedPairs = encode_pairs(train, self.src_vocab, self.tgt_vocab, cfg.data.max_len)
+        self.data_summary = summarize_data(cfg, self.pairs)
         torch.manual_seed(cfg.train.seed)
         try:
             self.model = build_model(cfg.model, len(self.src_vocab), self.tgt_vocab.id)
@@ -121,7 +134,7 @@ class Trainer:
     def _save(self, name: str) -> None:
         if self.dist.main:
             save_checkpoint(self.out / name, self.cfg, self.state, self.model, self.src_vocab, self.tgt_vocab,
-                            self.optimizer)
+                            self.optimizer, extra={"data": self.data_summary})
 
     def _log(self, record: dict) -> None:
         if self.dist.main:

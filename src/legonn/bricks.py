@@ -1,0 +1,242 @@
+"""Bricks: one trained module that anyone can load with nothing but this library.
+
+A brick is `NAME.safetensors` (weights) + `NAME.json` (its card) + the sentencepiece models of the
+vocabularies it reads and emits, stored beside it as `vocab-<fingerprint>.model` (shared by every
+brick in a folder). The card says what the module is (kind and constructor config), what it reads
+and emits (vocabulary fingerprints, blank id), the length ratios K/L it saw in training, what data
+it was trained on, its metrics, and the SHA-256 of its weights. No pickle anywhere.
+
+A composed model is a folder of bricks plus `composition.json`, which lists them in order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import warnings
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+import legonn
+from legonn.checkpoint import Checkpoint
+from legonn.errors import LegoError
+from legonn.interface import VocabMismatch
+from legonn.length_stats import outside_range
+from legonn.model import LegoModel
+from legonn.modules import Decoder, DecoderConfig, TextEncoder, TextEncoderConfig
+from legonn.vocab import Vocabulary, atomic_write_bytes
+
+BRICK_FORMAT = "legonn-brick-1"
+COMPOSITION_FORMAT = "legonn-composition-1"
+COMPOSITION_FILE = "composition.json"
+
+# kind → (module class, config class, what it reads, what it emits)
+KINDS = {
+    "text_encoder": (TextEncoder, TextEncoderConfig, "tokens", "marginals"),
+    "decoder": (Decoder, DecoderConfig, "marginals", "tokens"),
+}
+
+
+class LengthRatioWarning(UserWarning):
+    """An encoder's K/L ratios fall outside what the decoder saw in training."""
+
+
+@dataclass
+class Brick:
+    module: nn.Module
+    card: dict
+    reads: Vocabulary
+    emits: Vocabulary
+    path: Path
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _vocab_entry(vocab: Vocabulary, folder: Path) -> dict:
+    """Store the sentencepiece model once per folder, named by its fingerprint."""
+    name = f"vocab-{vocab.fingerprint[:16]}.model"
+    if not (folder / name).exists():
+        vocab.save(folder / name)
+    return {"fingerprint": vocab.fingerprint, "size": len(vocab), "blank": vocab.id.blank, "file": name}
+
+
+def _module_of(model: nn.Module, which: str) -> tuple[str, nn.Module]:
+    if not isinstance(model, LegoModel):
+        raise LegoError("a baseline model has no interface: only LegoNN modules can be exported as bricks")
+    if which == "encoder":
+        return "text_encoder", model.encoders[0]
+    if which == "decoder":
+        return "decoder", model.decoder
+    raise LegoError(f"--module: unknown module {which!r} (expected 'encoder' or 'decoder')")
+
+
+def export_brick(model: nn.Module, ckpt: Checkpoint, which: str, out_dir: Path, name: str | None = None,
+                 fp16: bool = False, metrics: dict | None = None, source: str = "") -> Path:
+    """Write one module of a trained model as a brick into out_dir; returns the card's path."""
+    kind, module = _module_of(model, which)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    name = name or f"{ckpt.config.task}.{which}"
+    data = dict(ckpt.extra.get("data", {}))
+    if kind == "text_encoder":
+        reads, emits = ckpt.src_vocab, ckpt.tgt_vocab
+    else:
+        reads, emits = ckpt.tgt_vocab, ckpt.tgt_vocab
+    dtype = torch.float16 if fp16 else torch.float32
+    tensors = {k: v.detach().to(dtype).contiguous() for k, v in module.state_dict().items()}
+    weights = out_dir / f"{name}.safetensors"
+    tmp = out_dir / f".{name}.safetensors.tmp"
+    save_file(tensors, str(tmp))
+    tmp.chmod(0o644)
+    tmp.replace(weights)
+    card = {
+        "format": BRICK_FORMAT,
+        "name": name,
+        "kind": kind,
+        "config": asdict(module.cfg),
+        "library_version": legonn.__version__,
+        "reads": {"type": KINDS[kind][2], "vocab": _vocab_entry(reads, out_dir)},
+        "emits": {"type": KINDS[kind][3], "vocab": _vocab_entry(emits, out_dir)},
+        "length_ratio": data.pop("length_ratio", None),
+        "data": data,
+        "metrics": {"valid_bleu_greedy": ckpt.state.best_bleu, "train_steps": ckpt.state.step, **(metrics or {})},
+        "weights": {"file": weights.name, "sha256": _sha256(weights), "dtype": str(dtype).removeprefix("torch.")},
+        "exported_from": source,
+    }
+    card_path = out_dir / f"{name}.json"
+    atomic_write_bytes(card_path, (json.dumps(card, indent=2) + "\n").encode())
+    return card_path
+
+
+def _read_card(path: Path) -> dict:
+    path = Path(path)
+    if path.is_dir():
+        raise LegoError(f"{path}: is a folder; name a brick's .json card")
+    if not path.is_file():
+        raise LegoError(f"{path}: brick card not found")
+    try:
+        card = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise LegoError(f"{path}: not a JSON brick card ({exc})") from None
+    if not isinstance(card, dict) or card.get("format") != BRICK_FORMAT:
+        raise LegoError(f"{path}: not a legonn brick card (format {card.get('format') if isinstance(card, dict) else None!r})")
+    for key in ("name", "kind", "config", "reads", "emits", "weights"):
+        if key not in card:
+            raise LegoError(f"{path}: brick card has no '{key}' field")
+    if card["kind"] not in KINDS:
+        raise LegoError(f"{path}: unknown brick kind {card['kind']!r} (known: {', '.join(KINDS)})")
+    return card
+
+
+def _load_vocab(folder: Path, entry: dict, card_path: Path) -> Vocabulary:
+    vocab = Vocabulary.load(folder / entry["file"])
+    if vocab.fingerprint != entry["fingerprint"]:
+        raise LegoError(f"{folder / entry['file']}: vocabulary fingerprint {vocab.fingerprint[:12]} does not match "
+                        f"{entry['fingerprint'][:12]} in {card_path}")
+    return vocab
+
+
+def load_brick(card_path: str | Path) -> Brick:
+    """Load a brick after checking the weights' SHA-256 and the vocabularies' fingerprints."""
+    card_path = Path(card_path)
+    card = _read_card(card_path)
+    folder = card_path.parent
+    weights = folder / card["weights"]["file"]
+    if not weights.is_file():
+        raise LegoError(f"{weights}: brick weights not found (named by {card_path})")
+    digest = _sha256(weights)
+    if digest != card["weights"]["sha256"]:
+        raise LegoError(f"{weights}: SHA-256 {digest[:12]} does not match the card's {card['weights']['sha256'][:12]} "
+                        "(corrupted or truncated file)")
+    reads = _load_vocab(folder, card["reads"]["vocab"], card_path)
+    emits = _load_vocab(folder, card["emits"]["vocab"], card_path)
+    module_cls, config_cls, _, _ = KINDS[card["kind"]]
+    try:
+        cfg = config_cls(**card["config"])
+    except TypeError as exc:
+        raise LegoError(f"{card_path}: config does not fit a {card['kind']} ({exc})") from None
+    if card["kind"] == "text_encoder":
+        module = module_cls(cfg, emits.id)
+    else:
+        module = module_cls(cfg, reads.id)
+    try:
+        state = {k: v.float() for k, v in load_file(str(weights)).items()}
+        module.load_state_dict(state)
+    except Exception as exc:  # safetensors' own errors, or tensors that do not fit the config
+        raise LegoError(f"{weights}: weights do not load into a {card['kind']} ({str(exc).splitlines()[0]})") from None
+    return Brick(module.eval(), card, reads, emits, card_path)
+
+
+def check_chain(bricks: list[Brick]) -> list[str]:
+    """Errors for vocabulary mismatches, warnings (returned and issued) for length-ratio mismatches."""
+    if len(bricks) < 2:
+        raise LegoError("a composition needs at least two bricks (an encoder and a decoder)")
+    if bricks[0].card["reads"]["type"] != "tokens" or bricks[-1].card["emits"]["type"] != "tokens":
+        raise LegoError("a composition must start with an encoder and end with a decoder")
+    notes = []
+    for left, right in zip(bricks, bricks[1:]):
+        try:
+            right.reads.id.check_same(left.emits.id, f"{left.path.name} → {right.path.name}")
+        except VocabMismatch as exc:
+            raise LegoError(f"{exc}: {left.path} emits {left.emits.fingerprint[:12]}, {right.path} reads "
+                            f"{right.reads.fingerprint[:12]}") from None
+    encoder_stats, decoder_stats = bricks[-2].card.get("length_ratio"), bricks[-1].card.get("length_ratio")
+    if encoder_stats and decoder_stats and outside_range(encoder_stats["mean"], decoder_stats):
+        note = (f"length ratio: {bricks[-2].path.name} emits K/L = {encoder_stats['mean']:.2f} on its data, but "
+                f"{bricks[-1].path.name} saw {decoder_stats['p5']:.2f}–{decoder_stats['p95']:.2f} (5th–95th "
+                f"percentile) in training")
+        warnings.warn(note, LengthRatioWarning, stacklevel=2)
+        notes.append(note)
+    return notes
+
+
+def compose(card_paths: list[Path], out_dir: Path) -> tuple[Path, list[str]]:
+    """Check a chain of bricks and copy them, with their vocabularies, into out_dir plus an order file."""
+    bricks = [load_brick(p) for p in card_paths]
+    notes = check_chain(bricks)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    names = []
+    for brick in bricks:
+        name = brick.card["name"]
+        if name in names:
+            raise LegoError(f"{brick.path}: two bricks named {name!r} in one composition")
+        names.append(name)
+        folder = brick.path.parent
+        files = {brick.card["weights"]["file"], brick.card["reads"]["vocab"]["file"],
+                 brick.card["emits"]["vocab"]["file"], brick.path.name}
+        for file in files:
+            if (folder / file).resolve() != (out_dir / file).resolve():
+                shutil.copyfile(folder / file, out_dir / file)
+    order = {"format": COMPOSITION_FORMAT, "modules": [f"{n}.json" for n in names], "notes": notes}
+    path = out_dir / COMPOSITION_FILE
+    atomic_write_bytes(path, (json.dumps(order, indent=2) + "\n").encode())
+    return path, notes
+
+
+def load_composed(folder: str | Path) -> tuple[LegoModel, list[Brick]]:
+    """A LegoModel from a composed folder; every hand-over is checked first."""
+    folder = Path(folder)
+    path = folder / COMPOSITION_FILE
+    if not path.is_file():
+        raise LegoError(f"{folder}: no {COMPOSITION_FILE} (make one with `legonn compose`)")
+    try:
+        order = json.loads(path.read_text(encoding="utf-8"))
+        modules = order["modules"]
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise LegoError(f"{path}: not a composition file ({exc})") from None
+    bricks = [load_brick(folder / m) for m in modules]
+    check_chain(bricks)
+    return LegoModel([b.module for b in bricks[:-1]], bricks[-1].module).eval(), bricks
+

@@ -1,0 +1,42 @@
+"""The length contract between modules: how long an encoder's output is relative to the target.
+
+A decoder trained on marginals of length K for targets of length L has only ever seen K/L in some
+range; an encoder composed with it should produce ratios inside that range (SPEC §4).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+
+QUANTILES = (0.01, 0.05, 0.5, 0.95, 0.99)
+
+
+def output_length(source_length: int, ratio: float) -> int:
+    """K = ceil(α · T) as the OutputLengthController computes it."""
+    return max(1, math.ceil(source_length * ratio - 1e-9))
+
+
+def ratio_stats(source_lengths: Sequence[int], target_lengths: Sequence[int], ratio: float) -> dict:
+    """Summary of K/L over a corpus, where K = ceil(α·T) and L is the target length in tokens."""
+    k = np.array([output_length(int(t), ratio) for t in source_lengths], dtype=np.float64)
+    l = np.maximum(np.asarray(target_lengths, dtype=np.float64), 1.0)
+    r = k / l
+    stats = {"alpha": ratio, "count": int(len(r)), "mean": round(float(r.mean()), 4),
+             "min": round(float(r.min()), 4), "max": round(float(r.max()), 4),
+             "source_per_target": round(float(np.sum(source_lengths) / np.sum(l)), 4)}
+    stats.update({f"p{int(q * 100)}": round(float(np.quantile(r, q)), 4) for q in QUANTILES})
+    return stats
+
+
+def auto_ratio(decoder_stats: dict, source_lengths: Sequence[int], target_lengths: Sequence[int]) -> float:
+    """α for a new encoder so that its mean K/L on its own data matches the decoder's mean K/L."""
+    per_target = float(np.sum(source_lengths)) / max(float(np.sum(target_lengths)), 1.0)
+    return round(decoder_stats["mean"] / per_target, 4)
+
+
+def outside_range(encoder_mean: float, decoder_stats: dict) -> bool:
+    """True when the encoder's mean K/L lies outside the central 90 % the decoder saw in training."""
+    return not decoder_stats["p5"] <= encoder_mean <= decoder_stats["p95"]
