@@ -54,16 +54,24 @@ def vocab(text_files, output, size):
 @main.command()
 @click.argument("config", type=click.Path(path_type=Path))
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a config field, e.g. train.lr=5e-4.")
+@click.option("--freeze", multiple=True, type=click.Choice(["encoder", "decoder"]),
+              help="Keep this module's weights fixed (repeatable); same as --set train.freeze=….")
 @click.option("--no-resume", is_flag=True, help="Start fresh even if OUT_DIR has a checkpoint.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @friendly_errors
-def train(config, overrides, no_resume, quiet):
-    """Train the model described by CONFIG (YAML). Resumes from OUT_DIR/checkpoint_last if present."""
+def train(config, overrides, freeze, no_resume, quiet):
+    """Train the model described by CONFIG (YAML). Resumes from OUT_DIR/checkpoint_last if present.
+
+    Start modules from bricks with --set init.decoder=BRICK.json (or init.encoder), e.g. to train a
+    new encoder against a frozen decoder: --set init.decoder=… --set model.length_ratio=auto --freeze decoder
+    """
     from legonn.config import load_config
     from legonn.train import Trainer
 
     import torch.distributed as dist
 
+    if freeze:
+        overrides = (*overrides, f"train.freeze={','.join(freeze)}")
     cfg = load_config(config, overrides)
     result = Trainer(cfg, resume=not no_resume, progress=not quiet).run()
     if dist.is_initialized():  # under torchrun: tidy up, and let rank 0 alone report

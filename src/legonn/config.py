@@ -42,7 +42,8 @@ class TrainConfig:
     max_tokens: padded tokens per batch; lr peaks after warmup_steps then decays as 1/sqrt(step);
     max_epochs / max_steps (0 = unlimited) bound the run; patience: epochs without a better
     validation BLEU before stopping (0 = never); precision: 'bf16' (autocast) or 'fp32';
-    save_every: steps between `last` checkpoints; valid_max_sentences: cap on validation decoding.
+    save_every: steps between `last` checkpoints; valid_max_sentences: cap on validation decoding;
+    freeze: modules ('encoder', 'decoder') whose weights stay fixed (kept in eval mode, no dropout).
     """
 
     max_tokens: int = 4096
@@ -61,11 +62,23 @@ class TrainConfig:
     log_every: int = 50
     save_every: int = 500
     valid_max_sentences: int = 0
+    freeze: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class InitConfig:
+    """Bricks (paths to their .json cards) that replace freshly initialised modules before training.
+
+    With `model.length_ratio: auto`, the encoder's OLC ratio is set from `decoder`'s card.
+    """
+
+    encoder: str = ""
+    decoder: str = ""
 
 
 @dataclass(frozen=True)
 class ExperimentConfig:
-    """name: experiment/system label; out_dir: checkpoints and logs land here."""
+    """name: experiment/system label; out_dir: checkpoints and logs land here; init: starting bricks."""
 
     name: str = "experiment"
     task: str = "de-en"
@@ -73,6 +86,7 @@ class ExperimentConfig:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    init: InitConfig = field(default_factory=InitConfig)
 
 
 def _build(cls, values: dict, where: str):
@@ -97,6 +111,15 @@ _FLOAT_TEXT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 
 
 def _coerce(value: Any, type_name: str, where: str):
+    if str(type_name) == "float | str":  # a number, or the word 'auto' (model.length_ratio)
+        if value == "auto":
+            return value
+        return _coerce(value, "float", where)
+    if str(type_name) == "tuple[str, ...]":
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, (list, tuple)) or not all(isinstance(i, str) for i in items):
+            raise LegoError(f"config key '{where}': expected a list of names, got {value!r}")
+        return tuple(i for item in items for i in item.split(",") if i)
     expected = {"int": int, "float": float, "str": str, "bool": bool}.get(str(type_name))
     if expected is None:
         return value
@@ -173,6 +196,13 @@ def check_values(cfg: ExperimentConfig) -> ExperimentConfig:
         raise LegoError(f"config key 'model.dropout': must be in [0, 1), got {cfg.model.dropout!r}")
     if cfg.train.precision not in ("bf16", "fp32"):
         raise LegoError(f"config key 'train.precision': expected 'bf16' or 'fp32', got {cfg.train.precision!r}")
+    for name in cfg.train.freeze:
+        if name not in ("encoder", "decoder"):
+            raise LegoError(f"config key 'train.freeze': unknown module {name!r} (expected encoder, decoder)")
+    if cfg.model.length_ratio == "auto" and not cfg.init.decoder:
+        raise LegoError("config key 'model.length_ratio': 'auto' needs init.decoder (the decoder brick to fit)")
+    if isinstance(cfg.model.length_ratio, float) and cfg.model.length_ratio <= 0:
+        raise LegoError(f"config key 'model.length_ratio': must be positive, got {cfg.model.length_ratio!r}")
     return cfg
 
 

@@ -53,7 +53,7 @@ class ModelConfig:
 
     arch: 'lego' (TextEncoder → Decoder through Marginals) or 'baseline' (plain transformer).
     encoder_layers: baseline encoder depth, or LegoNN group-1 depth; group2_layers: OLC blocks;
-    length_ratio: OLC α; ingestor: 'wemb' | 'beamconv' with receptive_field / beam / kernel;
+    length_ratio: OLC α, or 'auto' (fit to init.decoder's card, resolved before building); ingestor: 'wemb' | 'beamconv' with receptive_field / beam / kernel;
     ingest_layers: decoder-side encoder layers over the ingested marginals.
     """
 
@@ -64,7 +64,7 @@ class ModelConfig:
     dropout: float = 0.3
     encoder_layers: int = 3
     group2_layers: int = 1
-    length_ratio: float = 2.0
+    length_ratio: float | str = 2.0
     max_positions: int = 1024
     ingestor: str = "wemb"
     receptive_field: int = 1

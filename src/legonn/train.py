@@ -19,6 +19,7 @@ import torch.distributed as dist
 from torch import nn
 from tqdm import tqdm
 
+from legonn.assemble import freeze, resolve_length_ratio, start_from_bricks
 from legonn.checkpoint import TrainerState, check_vocab, load_checkpoint, save_checkpoint
 from legonn.config import ExperimentConfig
 from legonn.data.batching import EncodedPairs, collate, encode_pairs, make_batches
@@ -102,13 +103,18 @@ class Trainer:
         train = read_parallel(cfg.data.train_src, cfg.data.train_tgt)
         self.valid = read_parallel(cfg.data.valid_src, cfg.data.valid_tgt)
         self.pairs: EncodedPairs = encode_pairs(train, self.src_vocab, self.tgt_vocab, cfg.data.max_len)
-        self.data_summary = summarize_data(cfg, self.pairs)
+        cfg, auto_note = resolve_length_ratio(cfg, self.pairs)
+        self.cfg = cfg
+        self.data_summary = summarize_data(cfg, self.pairs) | auto_note
         torch.manual_seed(cfg.train.seed)
         try:
             self.model = build_model(cfg.model, len(self.src_vocab), self.tgt_vocab.id)
         except ValueError as exc:
             raise LegoError(str(exc)) from None
-        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=cfg.train.lr, betas=(0.9, 0.98),
+        self.model = start_from_bricks(self.model, cfg, self.src_vocab, self.tgt_vocab)
+        self.frozen = freeze(self.model, cfg.train.freeze)
+        trainable = [p for p in self.model.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.AdamW(trainable, lr=cfg.train.lr, betas=(0.9, 0.98),
                                            eps=1e-8, weight_decay=cfg.train.weight_decay, fused=True)
         self.state = TrainerState()
         last = self.out / "checkpoint_last.safetensors"
@@ -117,6 +123,12 @@ class Trainer:
         self.ddp = (
             nn.parallel.DistributedDataParallel(self.model) if self.dist.world > 1 else self.model
         )
+
+    def _train_mode(self) -> None:
+        """Training mode, except frozen modules: they stay in eval mode (no dropout), as they will be used."""
+        self.model.train()
+        for module in self.frozen:
+            module.eval()
 
     def _restore(self, path: Path) -> None:
         ckpt = load_checkpoint(path)
@@ -169,7 +181,7 @@ class Trainer:
         src, ref = self.valid.src[:n], self.valid.tgt[:n]
         out = translate(self.model, self.src_vocab, self.tgt_vocab, src, SearchOptions(beam_size=1),
                         self.cfg.data.max_len, where=self.valid.src_path, precision=self.cfg.train.precision)
-        self.model.train()
+        self._train_mode()
         record = {"valid_bleu": bleu_chrf([o.hypothesis for o in out], ref).bleu}
         for i in range(len(out[0].ctc_readouts) if out else 0):
             record[f"valid_ctc{i}_bleu"] = bleu_chrf([o.ctc_readouts[i] for o in out], ref).bleu
@@ -180,7 +192,7 @@ class Trainer:
         self.out.mkdir(parents=True, exist_ok=True)
         if self.dist.main:
             (self.out / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
-        self.model.train()
+        self._train_mode()
         params = count_parameters(self.model)
         window_tokens, window_start = 0, time.time()
         # a finished run (step budget spent or patience exhausted) that is resumed trains no further

@@ -1,0 +1,78 @@
+"""Assembling the model a run trains: bricks to start from, the `auto` length ratio, frozen modules.
+
+Everything here happens once, before the training loop, from the config alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from torch import nn
+
+from legonn.bricks import load_brick
+from legonn.config import ExperimentConfig
+from legonn.data.batching import EncodedPairs
+from legonn.errors import LegoError
+from legonn.length_stats import auto_ratio
+from legonn.model import LegoModel
+from legonn.vocab import Vocabulary
+
+
+def resolve_length_ratio(cfg: ExperimentConfig, pairs: EncodedPairs) -> tuple[ExperimentConfig, dict]:
+    """`model.length_ratio: auto` → the α whose K/L on this data matches the decoder brick's mean K/L."""
+    if cfg.model.length_ratio != "auto":
+        return cfg, {}
+    card = load_brick(cfg.init.decoder).card
+    stats = card.get("length_ratio")
+    if not stats:
+        raise LegoError(f"{cfg.init.decoder}: card has no length_ratio statistics, so model.length_ratio cannot be 'auto'")
+    alpha = auto_ratio(stats, [len(s) for s in pairs.src], [len(t) for t in pairs.tgt])
+    note = {"length_ratio_auto": {"decoder": cfg.init.decoder, "decoder_mean": stats["mean"], "alpha": alpha}}
+    return replace(cfg, model=replace(cfg.model, length_ratio=alpha)), note
+
+
+def _checked_brick(path: str, field: str, kind: str, built: nn.Module, reads: tuple[Vocabulary, str],
+                   emits: tuple[Vocabulary, str]) -> nn.Module:
+    """Load the brick named by config key `field`: a `kind` speaking this run's vocabularies, with the
+    same sizes as the module `model.*` describes (so the run's checkpoints stay self-describing)."""
+    brick = load_brick(path)
+    if brick.card["kind"] != kind:
+        raise LegoError(f"{path}: {field} needs a {kind} brick, this is a {brick.card['kind']}")
+    differ = [f"{k}: config {v!r}, brick {brick.module.cfg.__dict__[k]!r}"
+              for k, v in built.cfg.__dict__.items() if brick.module.cfg.__dict__[k] != v and k != "dropout"]
+    if differ:
+        raise LegoError(f"{path}: brick does not match the model section ({'; '.join(differ)})")
+    for side, have, (want, data_field) in (("reads", brick.reads, reads), ("emits", brick.emits, emits)):
+        if have.fingerprint != want.fingerprint:
+            raise LegoError(f"{path}: brick {side} vocabulary {have.fingerprint[:12]}, but {data_field} "
+                            f"({want.source}) is {want.fingerprint[:12]}")
+    return brick.module
+
+
+def start_from_bricks(model: nn.Module, cfg: ExperimentConfig, src_vocab: Vocabulary, tgt_vocab: Vocabulary) -> nn.Module:
+    """Swap in the modules named by `init` (bricks), after checking they speak this run's vocabularies."""
+    if not (cfg.init.encoder or cfg.init.decoder):
+        return model
+    if not isinstance(model, LegoModel):
+        raise LegoError("config key 'init': a baseline has no modules to start from bricks")
+    src, tgt = (src_vocab, "data.src_vocab"), (tgt_vocab, "data.tgt_vocab")
+    encoder, decoder = model.encoders[0], model.decoder
+    if cfg.init.encoder:
+        encoder = _checked_brick(cfg.init.encoder, "init.encoder", "text_encoder", encoder, reads=src, emits=tgt)
+    if cfg.init.decoder:
+        decoder = _checked_brick(cfg.init.decoder, "init.decoder", "decoder", decoder, reads=tgt, emits=tgt)
+    return LegoModel([encoder], decoder)
+
+
+def freeze(model: nn.Module, names: tuple[str, ...]) -> list[nn.Module]:
+    """Stop gradients into the named modules; returns them (the trainer keeps them in eval mode)."""
+    if not names:
+        return []
+    if not isinstance(model, LegoModel):
+        raise LegoError("config key 'train.freeze': a baseline has no separate modules to freeze")
+    modules = [model.encoders[0] if name == "encoder" else model.decoder for name in names]
+    for module in modules:
+        module.requires_grad_(False)
+    if not any(p.requires_grad for p in model.parameters()):
+        raise LegoError("config key 'train.freeze': every module is frozen, nothing would train")
+    return modules

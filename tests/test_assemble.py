@@ -1,0 +1,92 @@
+"""Training from bricks: a new encoder against a frozen decoder, `length_ratio: auto`, frozen modules."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from clitools import tiny_yaml
+
+from legonn.bricks import export_brick, load_brick
+from legonn.checkpoint import load_checkpoint
+from legonn.config import load_config
+from legonn.errors import LegoError
+from legonn.inference import load_model
+from legonn.length_stats import auto_ratio
+from legonn.train import Trainer
+
+TRAIN = {"max_tokens": 800, "max_steps": 4, "max_epochs": 1, "save_every": 4, "log_every": 2}
+
+
+def run(config, *overrides):
+    return Trainer(load_config(config, list(overrides)), progress=False).run()
+
+
+@pytest.fixture(scope="module")
+def decoder_brick(tiny_corpus, tiny_vocabs, tmp_path_factory):
+    """A tiny De→En LegoNN model trained a few steps, its decoder exported as a brick."""
+    d = tmp_path_factory.mktemp("parent")
+    run(tiny_yaml(tiny_corpus, tiny_vocabs, d / "run", d / "tiny.yaml", train=TRAIN))
+    loaded = load_model(d / "run" / "checkpoint_last.safetensors")
+    return export_brick(loaded.model, loaded.checkpoint, "decoder", d / "bricks")
+
+
+def test_new_encoder_against_frozen_decoder(decoder_brick, tiny_corpus, tiny_vocabs, tmp_path):
+    config = tiny_yaml(tiny_corpus, tiny_vocabs, tmp_path / "run", tmp_path / "c.yaml", train=TRAIN,
+                       init={"decoder": str(decoder_brick)}, model={"length_ratio": "auto"})
+    run(config, "train.freeze=decoder", "train.seed=7")
+    ckpt = load_checkpoint(tmp_path / "run" / "checkpoint_last.safetensors")
+    brick = load_brick(decoder_brick)
+    for name, value in brick.module.state_dict().items():
+        assert torch.equal(ckpt.model[f"decoder.{name}"], value), f"frozen decoder changed: {name}"
+    # α was fitted so that K/L on this data matches the decoder's mean K/L
+    note = ckpt.extra["data"]["length_ratio_auto"]
+    src = sum(len(load_model(tmp_path / "run" / "checkpoint_last.safetensors").src_vocab.encode(s))
+              for s in tiny_corpus["train.de"].read_text().splitlines())
+    tgt = sum(len(brick.emits.encode(s)) for s in tiny_corpus["train.en"].read_text().splitlines())
+    expected = auto_ratio(brick.card["length_ratio"], [src], [tgt])
+    assert ckpt.config.model.length_ratio == pytest.approx(expected) == note["alpha"]
+    assert ckpt.extra["data"]["length_ratio"]["alpha"] == note["alpha"]
+
+
+def test_frozen_encoder_keeps_its_weights(decoder_brick, tiny_corpus, tiny_vocabs, tmp_path):
+    config = tiny_yaml(tiny_corpus, tiny_vocabs, tmp_path / "run", tmp_path / "c.yaml", train=TRAIN)
+    trainer = Trainer(load_config(config, ["train.freeze=encoder"]), progress=False)
+    before = {k: v.clone() for k, v in trainer.model.encoders[0].state_dict().items()}
+    decoder_before = {k: v.clone() for k, v in trainer.model.decoder.state_dict().items()}
+    trainer.run()
+    assert all(torch.equal(v, trainer.model.encoders[0].state_dict()[k]) for k, v in before.items())
+    assert any(not torch.equal(v, trainer.model.decoder.state_dict()[k]) for k, v in decoder_before.items())
+
+
+@pytest.mark.parametrize("overrides, needle", [
+    (["model.length_ratio=auto"], "needs init.decoder"),
+    (["train.freeze=encoder,decoder"], "nothing would train"),
+    (["train.freeze=middle"], "train.freeze"),
+])
+def test_config_errors(tiny_corpus, tiny_vocabs, tmp_path, overrides, needle):
+    config = tiny_yaml(tiny_corpus, tiny_vocabs, tmp_path / "run", tmp_path / "c.yaml", train=TRAIN)
+    with pytest.raises(LegoError, match=needle):
+        run(config, *overrides)
+
+
+def test_brick_must_match_model_section(decoder_brick, tiny_corpus, tiny_vocabs, tmp_path):
+    config = tiny_yaml(tiny_corpus, tiny_vocabs, tmp_path / "run", tmp_path / "c.yaml", train=TRAIN,
+                       init={"decoder": str(decoder_brick)})
+    with pytest.raises(LegoError, match=r"decoder_layers: config 2, brick 1"):
+        run(config, "model.decoder_layers=2")
+
+
+def test_brick_must_speak_the_run_vocabulary(decoder_brick, tiny_corpus, tiny_vocabs, tmp_path):
+    config = tiny_yaml(tiny_corpus, tiny_vocabs, tmp_path / "run", tmp_path / "c.yaml", train=TRAIN,
+                       init={"decoder": str(decoder_brick)})
+    # the German vocabulary as target: the brick reads English marginals
+    with pytest.raises(LegoError, match=r"brick reads vocabulary .* but data.tgt_vocab"):
+        run(config, f"data.tgt_vocab={tiny_vocabs['de']}", f"data.train_tgt={tiny_corpus['train.de']}",
+            f"data.valid_tgt={tiny_corpus['val.de']}")
+
+
+def test_baseline_cannot_start_from_bricks(decoder_brick, tiny_corpus, tiny_vocabs, tmp_path):
+    config = tiny_yaml(tiny_corpus, tiny_vocabs, tmp_path / "run", tmp_path / "c.yaml", train=TRAIN,
+                       init={"decoder": str(decoder_brick)})
+    with pytest.raises(LegoError, match="baseline"):
+        run(config, "model.arch=baseline")
