@@ -71,9 +71,10 @@ def _vocab_entry(vocab: Vocabulary, folder: Path) -> dict:
     return {"fingerprint": vocab.fingerprint, "size": len(vocab), "blank": vocab.id.blank, "file": name}
 
 
-def _module_of(model: nn.Module, which: str) -> tuple[str, nn.Module]:
+def _module_of(model: nn.Module, which: str, source: str = "") -> tuple[str, nn.Module]:
     if not isinstance(model, LegoModel):
-        raise LegoError("a baseline model has no interface: only LegoNN modules can be exported as bricks")
+        where = f"{source}: " if source else ""
+        raise LegoError(f"{where}a baseline model has no interface: only LegoNN modules can be exported as bricks")
     if which == "encoder":
         return "text_encoder", model.encoders[0]
     if which == "decoder":
@@ -84,7 +85,7 @@ def _module_of(model: nn.Module, which: str) -> tuple[str, nn.Module]:
 def export_brick(model: nn.Module, ckpt: Checkpoint, which: str, out_dir: Path, name: str | None = None,
                  fp16: bool = False, metrics: dict | None = None, source: str = "") -> Path:
     """Write one module of a trained model as a brick into out_dir; returns the card's path."""
-    kind, module = _module_of(model, which)
+    kind, module = _module_of(model, which, source)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     name = name or f"{ckpt.config.task}.{which}"
@@ -136,7 +137,30 @@ def _read_card(path: Path) -> dict:
             raise LegoError(f"{path}: brick card has no '{key}' field")
     if card["kind"] not in KINDS:
         raise LegoError(f"{path}: unknown brick kind {card['kind']!r} (known: {', '.join(KINDS)})")
+    _check_fields(card, path)
     return card
+
+
+# card fields that loading and composing read, beyond the top-level ones
+NESTED_FIELDS = {"reads": ("type", "vocab"), "emits": ("type", "vocab"), "weights": ("file", "sha256")}
+VOCAB_FIELDS = ("fingerprint", "file")
+RATIO_FIELDS = ("mean", "p5", "p95")
+
+
+def _check_fields(card: dict, path: Path) -> None:
+    """A card edited by hand fails here with the field's name, not later with a KeyError."""
+    for key, fields in NESTED_FIELDS.items():
+        for field in fields:
+            if not isinstance(card[key], dict) or field not in card[key]:
+                raise LegoError(f"{path}: brick card has no '{key}.{field}' field")
+        if key != "weights":
+            for field in VOCAB_FIELDS:
+                if not isinstance(card[key]["vocab"], dict) or field not in card[key]["vocab"]:
+                    raise LegoError(f"{path}: brick card has no '{key}.vocab.{field}' field")
+    stats = card.get("length_ratio")
+    if stats is not None and not (isinstance(stats, dict) and all(isinstance(stats.get(f), (int, float))
+                                                                  for f in RATIO_FIELDS)):
+        raise LegoError(f"{path}: brick card's 'length_ratio' needs numbers {', '.join(RATIO_FIELDS)}")
 
 
 def _load_vocab(folder: Path, entry: dict, card_path: Path) -> Vocabulary:
@@ -183,7 +207,8 @@ def check_chain(bricks: list[Brick]) -> list[str]:
     if len(bricks) < 2:
         raise LegoError("a composition needs at least two bricks (an encoder and a decoder)")
     if bricks[0].card["reads"]["type"] != "tokens" or bricks[-1].card["emits"]["type"] != "tokens":
-        raise LegoError("a composition must start with an encoder and end with a decoder")
+        raise LegoError(f"a composition must start with an encoder and end with a decoder, got {bricks[0].path} "
+                        f"({bricks[0].card['kind']}) first and {bricks[-1].path} ({bricks[-1].card['kind']}) last")
     notes = []
     for left, right in zip(bricks, bricks[1:]):
         try:
@@ -201,25 +226,33 @@ def check_chain(bricks: list[Brick]) -> list[str]:
     return notes
 
 
+def _file_names(bricks: list[Brick]) -> list[str]:
+    """The bricks' card file names (as given: a card may have been renamed), checked not to collide."""
+    taken: set[str] = set()
+    for brick in bricks:
+        own = {brick.path.name, brick.card["weights"]["file"]}
+        if own & taken:
+            clash = ", ".join(sorted(own & taken))
+            raise LegoError(f"{brick.path}: another brick in this composition also has {clash}")
+        taken |= own
+    return [brick.path.name for brick in bricks]
+
+
 def compose(card_paths: list[Path], out_dir: Path) -> tuple[Path, list[str]]:
     """Check a chain of bricks and copy them, with their vocabularies, into out_dir plus an order file."""
     bricks = [load_brick(p) for p in card_paths]
     notes = check_chain(bricks)
+    names = _file_names(bricks)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    names = []
     for brick in bricks:
-        name = brick.card["name"]
-        if name in names:
-            raise LegoError(f"{brick.path}: two bricks named {name!r} in one composition")
-        names.append(name)
         folder = brick.path.parent
         files = {brick.card["weights"]["file"], brick.card["reads"]["vocab"]["file"],
                  brick.card["emits"]["vocab"]["file"], brick.path.name}
         for file in files:
             if (folder / file).resolve() != (out_dir / file).resolve():
                 shutil.copyfile(folder / file, out_dir / file)
-    order = {"format": COMPOSITION_FORMAT, "modules": [f"{n}.json" for n in names], "notes": notes}
+    order = {"format": COMPOSITION_FORMAT, "modules": names, "notes": notes}
     path = out_dir / COMPOSITION_FILE
     atomic_write_bytes(path, (json.dumps(order, indent=2) + "\n").encode())
     return path, notes
