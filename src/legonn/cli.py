@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import sys
@@ -104,6 +105,27 @@ def search_options(fn):
     return wrapper
 
 
+@contextlib.contextmanager
+def tidy_warnings():
+    """Show a composed model's length-ratio warnings as one `warning:` line each, not Python's format."""
+    import warnings
+
+    from legonn.bricks import LengthRatioWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", LengthRatioWarning)
+        yield
+    for w in caught:
+        click.echo(f"warning: {w.message}", err=True)
+
+
+def load_for_cli(path: Path):
+    from legonn.inference import load_model
+
+    with tidy_warnings():
+        return load_model(path)
+
+
 @main.command()
 @click.option("-m", "--model", "checkpoint", required=True, type=click.Path(path_type=Path),
               help="Checkpoint file, or a folder made by `legonn compose`.")
@@ -114,9 +136,9 @@ def search_options(fn):
 def translate(checkpoint, input_path, show_ctc, opts):
     """Translate sentences (one a line) from --input or stdin; prints one translation a line."""
     from legonn.data.text import decode_lines, read_lines
-    from legonn.inference import load_model, translate as run
+    from legonn.inference import translate as run
 
-    loaded = load_model(checkpoint)
+    loaded = load_for_cli(checkpoint)
     if input_path is None:
         sentences, where = decode_lines(sys.stdin.buffer.read(), "<stdin>"), "<stdin>"
     else:
@@ -141,7 +163,8 @@ def evaluate(checkpoint, src, ref, hyp_out, json_out, opts):
     """Translate --src and score against --ref: sacreBLEU and chrF (and CTC-readout BLEU per interface)."""
     from legonn.evaluation import evaluate_checkpoint
 
-    report = evaluate_checkpoint(checkpoint, src, ref, opts, hyp_out, json_out)
+    with tidy_warnings():
+        report = evaluate_checkpoint(checkpoint, src, ref, opts, hyp_out, json_out)
     click.echo(json.dumps(report, indent=2))
 
 
@@ -168,10 +191,9 @@ def marginals(checkpoint, output, sentence):
     import torch
 
     from legonn.data.batching import encode_sources, pad_sources
-    from legonn.inference import load_model
     from legonn.plots import marginals_heatmap
 
-    loaded = load_model(checkpoint)
+    loaded = load_for_cli(checkpoint)
     if not hasattr(loaded.model, "interfaces"):
         raise LegoError(f"{checkpoint}: a baseline model has no interface to draw")
     src, lengths = pad_sources(encode_sources([sentence], loaded.src_vocab, loaded.max_len, "<argument>"))
@@ -192,9 +214,8 @@ def marginals(checkpoint, output, sentence):
 def export(checkpoint, which, output, name, fp16):
     """Export one module of a trained CHECKPOINT as a brick: weights + JSON card + its vocabularies."""
     from legonn.bricks import export_brick
-    from legonn.inference import load_model
 
-    loaded = load_model(checkpoint)
+    loaded = load_for_cli(checkpoint)
     if loaded.checkpoint is None:
         raise LegoError(f"{checkpoint}: export reads a training checkpoint, not a composed folder")
     card = export_brick(loaded.model, loaded.checkpoint, which, output, name, fp16, source=str(checkpoint))
