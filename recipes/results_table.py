@@ -2,7 +2,8 @@
 
     python recipes/results_table.py
 
-Every number in the page comes from a file under results/; nothing is typed in by hand.
+Every number in the page comes from a file under results/; nothing is typed in by hand. The short
+table in README.md (between the `results:start` / `results:end` markers) is rewritten too.
 """
 
 from __future__ import annotations
@@ -85,6 +86,32 @@ def main() -> None:
         out += ["## Training throughput", ""] + throughput_section(json.loads(bench_path.read_text())) + [""]
     atomic_write_bytes(ROOT / "docs" / "results.md", ("\n".join(out) + "\n").encode())
     print(f"wrote {ROOT / 'docs' / 'results.md'}")
+    update_readme(multi30k)
+
+
+def readme_table(records: list[dict]) -> list[str]:
+    rows = [r for r in records if r["test_set"] == "test_2016_flickr"]
+    rows.sort(key=lambda r: SYSTEM_ORDER.index(r["system"]) if r["system"] in SYSTEM_ORDER else 99)
+    if not rows:
+        return ["No results yet: run `python recipes/multi30k/run.py`."]
+    lines = ["| system | BLEU | CTC-readout BLEU | params | epochs trained |", "|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['system']} | {_fmt(r['bleu'])} | {_fmt(r.get('ctc_readout_bleu'))} | "
+                     f"{_fmt(r['params'])} | {_fmt(r.get('train_epochs_completed'))} |")
+    return lines
+
+
+def update_readme(records: list[dict]) -> None:
+    readme = ROOT / "README.md"
+    text = readme.read_text(encoding="utf-8")
+    start, end = "<!-- results:start -->", "<!-- results:end -->"
+    if start not in text or end not in text:
+        return
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    body = "\n".join(readme_table(records))
+    atomic_write_bytes(readme, f"{head}{start}\n{body}\n{end}{tail}".encode())
+    print(f"updated {readme}")
 
 
 if __name__ == "__main__":
