@@ -90,3 +90,15 @@ def test_baseline_cannot_start_from_bricks(decoder_brick, tiny_corpus, tiny_voca
                        init={"decoder": str(decoder_brick)})
     with pytest.raises(LegoError, match="baseline"):
         run(config, "model.arch=baseline")
+
+
+def test_auto_ratio_from_a_decoder_it_does_not_start_from(decoder_brick, tiny_corpus, tiny_vocabs, tmp_path):
+    """An X→En model with its own fresh decoder, α fitted to the De→En decoder it will later feed."""
+    config = tiny_yaml(tiny_corpus, tiny_vocabs, tmp_path / "run", tmp_path / "c.yaml", train=TRAIN,
+                       init={"length_ratio_from": str(decoder_brick)}, model={"length_ratio": "auto"})
+    trainer = Trainer(load_config(config), progress=False)
+    brick = load_brick(decoder_brick)
+    assert isinstance(trainer.cfg.model.length_ratio, float)
+    assert trainer.data_summary["length_ratio_auto"]["decoder"] == str(decoder_brick)
+    fresh = trainer.model.decoder.state_dict()
+    assert any(not torch.equal(v, fresh[k]) for k, v in brick.module.state_dict().items())

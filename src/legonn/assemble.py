@@ -22,12 +22,14 @@ def resolve_length_ratio(cfg: ExperimentConfig, pairs: EncodedPairs) -> tuple[Ex
     """`model.length_ratio: auto` → the α whose K/L on this data matches the decoder brick's mean K/L."""
     if cfg.model.length_ratio != "auto":
         return cfg, {}
-    card = load_brick(cfg.init.decoder).card
+    reference = cfg.init.length_reference
+    card = load_brick(reference).card
     stats = card.get("length_ratio")
-    if not stats:
-        raise LegoError(f"{cfg.init.decoder}: card has no length_ratio statistics, so model.length_ratio cannot be 'auto'")
+    if card["kind"] != "decoder" or not stats:
+        raise LegoError(f"{reference}: not a decoder card with length_ratio statistics, so model.length_ratio "
+                        "cannot be 'auto'")
     alpha = auto_ratio(stats, [len(s) for s in pairs.src], [len(t) for t in pairs.tgt])
-    note = {"length_ratio_auto": {"decoder": cfg.init.decoder, "decoder_mean": stats["mean"], "alpha": alpha}}
+    note = {"length_ratio_auto": {"decoder": reference, "decoder_mean": stats["mean"], "alpha": alpha}}
     return replace(cfg, model=replace(cfg.model, length_ratio=alpha)), note
 
 

@@ -69,11 +69,18 @@ class TrainConfig:
 class InitConfig:
     """Bricks (paths to their .json cards) that replace freshly initialised modules before training.
 
-    With `model.length_ratio: auto`, the encoder's OLC ratio is set from `decoder`'s card.
+    With `model.length_ratio: auto`, the encoder's OLC ratio is fitted to the card of
+    `length_ratio_from` (a decoder brick the encoder is meant to feed; default: `decoder`), so an
+    encoder trained with its own decoder can later be composed with that one.
     """
 
     encoder: str = ""
     decoder: str = ""
+    length_ratio_from: str = ""
+
+    @property
+    def length_reference(self) -> str:
+        return self.length_ratio_from or self.decoder
 
 
 @dataclass(frozen=True)
@@ -199,8 +206,9 @@ def check_values(cfg: ExperimentConfig) -> ExperimentConfig:
     for name in cfg.train.freeze:
         if name not in ("encoder", "decoder"):
             raise LegoError(f"config key 'train.freeze': unknown module {name!r} (expected encoder, decoder)")
-    if cfg.model.length_ratio == "auto" and not cfg.init.decoder:
-        raise LegoError("config key 'model.length_ratio': 'auto' needs init.decoder (the decoder brick to fit)")
+    if cfg.model.length_ratio == "auto" and not cfg.init.length_reference:
+        raise LegoError("config key 'model.length_ratio': 'auto' needs init.decoder or init.length_ratio_from "
+                        "(the decoder brick to fit)")
     if isinstance(cfg.model.length_ratio, float) and cfg.model.length_ratio <= 0:
         raise LegoError(f"config key 'model.length_ratio': must be positive, got {cfg.model.length_ratio!r}")
     return cfg
