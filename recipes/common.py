@@ -38,6 +38,16 @@ def hardware() -> str:
     return f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}"
 
 
+def median_window_tokens_per_s(run_dir: Path) -> float | None:
+    """Median of the per-50-step throughput the trainer logged: robust to the odd window in which the
+    machine was busy with something else (the run's total wall time is not)."""
+    path = Path(run_dir) / "metrics.jsonl"
+    if not path.exists():
+        return None
+    values = sorted(r["tokens_per_s"] for r in map(json.loads, path.read_text().splitlines()) if "tokens_per_s" in r)
+    return round(values[len(values) // 2], 1) if values else None
+
+
 def train_system(config: Path, overrides: list[str] = ()) -> None:
     """Train (or resume) until the config's stopping rule; safe to rerun after a kill."""
     Trainer(load_config(config, overrides)).run()
@@ -68,6 +78,8 @@ def score_system(config: Path, test_sets: dict[str, tuple[Path, Path]], results_
             "train_steps": st.step,
             "train_epochs_completed": st.epoch - 1,
             "tokens_per_s": round(st.target_tokens / max(st.train_seconds, 1e-9), 1),
+            "median_window_tokens_per_s": median_window_tokens_per_s(Path(cfg.out_dir)),
+            "train_threads": cfg.train.threads,
             "seed": cfg.train.seed,
             "precision": cfg.train.precision,
             "beam": opts.beam_size,
