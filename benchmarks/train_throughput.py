@@ -5,13 +5,15 @@
 Each config trains on the same real Multi30k De→En batches (batching by tokens, epoch 1 order),
 after warm-up steps; the figure is target tokens (EOS included) per second of wall time spent in
 optimizer steps. Targets (issue #2): baseline ≥ 3,500 tokens/s in bf16 on 2 cores; LegoNN costs
-≤ 1.5× the baseline per target token. Writes results/bench/train_throughput.json.
+≤ 1.5× the baseline per target token. Writes results/bench/train_throughput.json. Runs under
+jemalloc when installed, as the `legonn` command does (LEGONN_JEMALLOC=0 for the system allocator).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -23,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "recipes"))
 from common import git_commit, hardware  # noqa: E402
 
+from legonn.allocator import reexec_with_jemalloc  # noqa: E402
 from legonn.config import load_config  # noqa: E402
 from legonn.data.batching import collate, make_batches  # noqa: E402
 from legonn.train import Trainer, count_parameters  # noqa: E402
@@ -54,6 +57,7 @@ def measure(config: Path, steps: int, warmup: int, precision: str, threads: int)
 
 
 def main() -> None:
+    reexec_with_jemalloc()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--warmup", type=int, default=5)
@@ -74,7 +78,10 @@ def main() -> None:
             if name != "baseline":
                 print(f"{name:14s} costs {fig['cost_vs_baseline']:.2f}× the baseline per target token (target ≤ 1.5×)")
         print(f"baseline throughput {base:,.0f} tokens/s (target ≥ 3,500): {'met' if base >= 3500 else 'MISSED'}")
+    allocator = "jemalloc" if os.environ.get("LEGONN_JEMALLOC") == "active" else "system malloc"
+    print(f"allocator: {allocator}")
     record = {"benchmark": "train_throughput", "precision": args.precision, "threads": args.threads,
+              "allocator": allocator,
               "hardware": hardware(), "commit": git_commit(), "systems": figures}
     atomic_write_bytes(args.output, (json.dumps(record, indent=2) + "\n").encode())
 

@@ -26,6 +26,7 @@ from legonn.data.text import read_parallel  # noqa: E402
 from legonn.inference import translate  # noqa: E402
 from legonn.model import build_model  # noqa: E402
 from legonn.score import bleu_chrf  # noqa: E402
+from legonn.allocator import reexec_with_jemalloc  # noqa: E402
 from legonn.search import SearchOptions  # noqa: E402
 from legonn.vocab import Vocabulary  # noqa: E402
 
@@ -39,6 +40,7 @@ def show(label: str, text: str) -> None:
 
 
 def main() -> None:
+    reexec_with_jemalloc()
     os.chdir(ROOT)  # the config's paths are relative to the repository root
     torch.set_num_threads(2)
     start = time.time()

@@ -16,6 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from common import ROOT, score_system, train_system  # noqa: E402
 
+from legonn.allocator import reexec_with_jemalloc  # noqa: E402
 from legonn.search import SearchOptions  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -27,6 +28,7 @@ TEST_SETS = {
 
 
 def main() -> None:
+    reexec_with_jemalloc()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--systems", nargs="+", default=list(SYSTEMS), choices=list(SYSTEMS))
     parser.add_argument("--score-only", action="store_true", help="skip training; score the best checkpoints")

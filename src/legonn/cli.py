@@ -243,5 +243,13 @@ def compose(bricks, output):
     click.echo(f"wrote {path}")
 
 
-if __name__ == "__main__":
+def run() -> None:
+    """Console-script entry point: restart under jemalloc when installed (see legonn.allocator)."""
+    from legonn.allocator import reexec_with_jemalloc
+
+    reexec_with_jemalloc()
     main()
+
+
+if __name__ == "__main__":
+    run()
