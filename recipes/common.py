@@ -38,6 +38,13 @@ def hardware() -> str:
     return f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}"
 
 
+def training_finished(cfg, state) -> bool:
+    """Did the run stop by its own rule (epochs, steps or patience), rather than being interrupted?"""
+    t = cfg.train
+    return (state.epoch > t.max_epochs or bool(t.max_steps and state.step >= t.max_steps)
+            or bool(t.patience and state.bad_epochs >= t.patience))
+
+
 def median_window_tokens_per_s(run_dir: Path) -> float | None:
     """Median of the per-50-step throughput the trainer logged: robust to the odd window in which the
     machine was busy with something else (the run's total wall time is not)."""
@@ -60,7 +67,8 @@ def score_system(config: Path, test_sets: dict[str, tuple[Path, Path]], results_
     best = Path(cfg.out_dir) / "checkpoint_best.safetensors"
     ckpt = load_checkpoint(best)
     params = sum(v.numel() for v in ckpt.model.values())
-    st = ckpt.state
+    last = load_checkpoint(Path(cfg.out_dir) / "checkpoint_last.safetensors").state
+    st = last  # time and tokens of the whole run so far; the scores come from the best checkpoint
     reports = []
     for i, (test_name, (src, ref)) in enumerate(test_sets.items()):
         report = evaluate_checkpoint(best, src, ref, opts, progress=True)
@@ -72,7 +80,9 @@ def score_system(config: Path, test_sets: dict[str, tuple[Path, Path]], results_
             "chrf": report["chrf"],
             "signature": report["signature"],
             "ctc_readout_bleu": report["ctc_readout_bleu"],
-            "valid_bleu_greedy": st.best_bleu,
+            "valid_bleu_greedy": ckpt.state.best_bleu,
+            "best_epoch": ckpt.state.epoch - 1,
+            "training_finished": training_finished(cfg, last),
             "params": params,
             "train_minutes": round(st.train_seconds / 60, 1),
             "train_steps": st.step,

@@ -40,14 +40,15 @@ def translation_table(records: list[dict]) -> list[str]:
                                           SYSTEM_ORDER.index(r["system"]) if r["system"] in SYSTEM_ORDER else 99))
     lines = [
         "| system | test set | BLEU | chrF | CTC-readout BLEU | best val BLEU (greedy) | params | train min | "
-        "train tokens/s | steps | seed | commit |",
+        "train tokens/s (median) | steps | seed | commit |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
+        status = "" if r.get("training_finished", True) else " (training in progress)"
         lines.append(
-            f"| {r['system']} | {r['test_set']} | **{_fmt(r['bleu'])}** | {_fmt(r['chrf'])} | "
+            f"| {r['system']}{status} | {r['test_set']} | **{_fmt(r['bleu'])}** | {_fmt(r['chrf'])} | "
             f"{_fmt(r.get('ctc_readout_bleu'))} | {_fmt(r.get('valid_bleu_greedy'))} | {_fmt(r['params'])} | "
-            f"{_fmt(r['train_minutes'])} | {_fmt(r['tokens_per_s'], 0)} | {_fmt(r.get('train_steps'))} | "
+            f"{_fmt(r['train_minutes'])} | {_fmt(r.get('median_window_tokens_per_s') or r['tokens_per_s'], 0)} | {_fmt(r.get('train_steps'))} | "
             f"{r['seed']} | {r['commit']} |"
         )
     return lines
@@ -96,7 +97,8 @@ def readme_table(records: list[dict]) -> list[str]:
         return ["No results yet: run `python recipes/multi30k/run.py`."]
     lines = ["| system | BLEU | CTC-readout BLEU | params | epochs trained |", "|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r['system']} | {_fmt(r['bleu'])} | {_fmt(r.get('ctc_readout_bleu'))} | "
+        status = "" if r.get("training_finished", True) else " (training in progress)"
+        lines.append(f"| {r['system']}{status} | {_fmt(r['bleu'])} | {_fmt(r.get('ctc_readout_bleu'))} | "
                      f"{_fmt(r['params'])} | {_fmt(r.get('train_epochs_completed'))} |")
     return lines
 
