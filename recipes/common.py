@@ -8,6 +8,7 @@ CTC-readout BLEU. Later recipes reuse this format.
 from __future__ import annotations
 
 import json
+import os
 import platform
 import subprocess
 from pathlib import Path
@@ -35,7 +36,16 @@ def git_commit() -> str:
 
 
 def hardware() -> str:
-    return f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}"
+    """CPU model and core count of this machine, and the torch build."""
+    model = platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{model}, {os.cpu_count()} cores, torch {torch.__version__}"
 
 
 def training_finished(cfg, state) -> bool:

@@ -78,8 +78,12 @@ def main() -> None:
     if multi30k:
         out += ["## Multi30k German→English", "",
                 "`python recipes/multi30k/run.py` (configs in `recipes/multi30k/`; training on the 29k real "
-                "pairs, model selection on val by greedy BLEU, beam 5 at test time). Each system trained with one "
-                "thread (two systems side by side on the two cores), bf16 autocast.", ""]
+                "pairs, model selection on val by greedy BLEU, beam 5 at test time, bf16 autocast, seed 1). "
+                "*train min* is the wall time of the training steps so far (validation excluded); the runs "
+                "shared the machine with development work and were paused for benchmarks, so it overstates "
+                "what a dedicated machine needs. *train tokens/s (median)* is the median of the per-50-update "
+                "throughput the trainer logged; the clean speed figures are in the throughput section. A "
+                "system marked *training in progress* is scored at its best checkpoint so far.", ""]
         out += translation_table(multi30k)
         out += ["", f"Signature: `{multi30k[0]['signature']}`", ""]
     bench_path = ROOT / "results" / "bench" / "train_throughput.json"

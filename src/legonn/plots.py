@@ -64,9 +64,12 @@ def marginals_heatmap(marginals: Marginals, vocab: Vocabulary, out: Path, row: i
     """Heat map of one row's interface marginals (positions × most used classes) with its CTC readout."""
     n = int(marginals.lengths[row])
     probs = marginals.log_probs[row, :n].float().exp()
-    classes = probs.max(0).values.topk(min(top, probs.size(1))).indices.sort().values
+    peak, where = probs.max(0)  # each class's highest probability and the position it peaks at
+    classes = peak.topk(min(top, probs.size(1))).indices
+    classes = classes[where[classes].argsort(stable=True)]  # order rows by position: alignment reads as a diagonal
     fig, ax = plt.subplots(figsize=(max(6, n * 0.3), max(4, len(classes) * 0.22)))
-    ax.imshow(probs[:, classes].T.numpy(), aspect="auto", cmap="viridis", vmin=0, vmax=1)
+    image = ax.imshow(probs[:, classes].T.numpy(), aspect="auto", cmap="viridis", vmin=0, vmax=1)
+    fig.colorbar(image, ax=ax, fraction=0.03, label="probability")
     ax.set_yticks(range(len(classes)), vocab.pieces(classes.tolist()), fontsize=7)
     ax.set_xlabel("interface position (after the Output Length Controller)")
     readout = vocab.decode(marginals.greedy()[row])

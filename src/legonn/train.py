@@ -64,6 +64,31 @@ def learning_rate(step: int, peak: float, warmup: int) -> float:
     return peak * min(step / max(warmup, 1), math.sqrt(max(warmup, 1) / step))
 
 
+class _Window:
+    """Losses and throughput averaged over the updates since the last log line."""
+
+    def __init__(self):
+        self.start, self.tokens, self.sums, self.count = time.time(), 0, {}, 0
+
+    def add(self, stats: dict, tokens: int) -> None:
+        self.tokens += tokens
+        self.count += 1
+        for key, value in stats.items():
+            if isinstance(value, list):
+                self.sums[key] = [a + b for a, b in zip(self.sums.get(key, [0.0] * len(value)), value)]
+            else:
+                self.sums[key] = self.sums.get(key, 0.0) + value
+
+    def seconds(self) -> float:
+        return time.time() - self.start
+
+    def summary(self) -> dict:
+        n = max(self.count, 1)
+        means = {k: [round(x / n, 4) for x in v] if isinstance(v, list) else round(v / n, 4)
+                 for k, v in self.sums.items()}
+        return {"tokens_per_s": round(self.tokens / max(self.seconds(), 1e-9), 1), **means}
+
+
 class _Distributed:
     """Rank bookkeeping; a single process is world size 1."""
 
@@ -194,7 +219,7 @@ class Trainer:
             (self.out / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
         self._train_mode()
         params = count_parameters(self.model)
-        window_tokens, window_start = 0, time.time()
+        window = _Window()
         # a finished run (step budget spent or patience exhausted) that is resumed trains no further
         stop = bool(t.max_steps and st.step >= t.max_steps) or bool(t.patience and st.bad_epochs >= t.patience)
         while not stop and st.epoch <= t.max_epochs:
@@ -210,29 +235,28 @@ class Trainer:
                 st.batches_done += 1
                 tokens = batch.num_target_tokens * self.dist.world
                 st.target_tokens += tokens
-                window_tokens += tokens
+                window.add(stats, tokens)
                 bar.update(1)
                 if st.step % t.log_every == 0:
-                    elapsed = time.time() - window_start
-                    tps = window_tokens / max(elapsed, 1e-9)
-                    st.train_seconds += elapsed
-                    window_tokens, window_start = 0, time.time()
-                    bar.set_postfix(loss=f"{stats['loss']:.3f}", tok_s=f"{tps:.0f}")
-                    self._log({"step": st.step, "epoch": st.epoch, "tokens_per_s": round(tps, 1),
-                               "lr": self.optimizer.param_groups[0]["lr"], **stats})
+                    st.train_seconds += window.seconds()
+                    record = window.summary()
+                    window = _Window()
+                    bar.set_postfix(loss=f"{record['loss']:.3f}", tok_s=f"{record['tokens_per_s']:.0f}")
+                    self._log({"step": st.step, "epoch": st.epoch, "lr": self.optimizer.param_groups[0]["lr"],
+                               **record})
                 if st.step % t.save_every == 0:
                     self._save("checkpoint_last.safetensors")
                 if t.max_steps and st.step >= t.max_steps:
                     stop = True
                     break
             bar.close()
-            st.train_seconds += time.time() - window_start
-            window_tokens, window_start = 0, time.time()
+            st.train_seconds += window.seconds()
+            window = _Window()
             if st.batches_done >= per_rank:
                 st.epoch += 1
                 st.batches_done = 0
                 stop = self._end_of_epoch(time.time() - epoch_start) or stop
-            window_start = time.time()
+            window = _Window()  # validation time is not training time
         self._save("checkpoint_last.safetensors")
         self.dist.barrier()
         tps = st.target_tokens / max(st.train_seconds, 1e-9)
