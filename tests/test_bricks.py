@@ -387,13 +387,21 @@ def test_ratio_stats_on_known_lengths():
 
 
 def test_auto_ratio_matches_the_decoder_mean():
+    """The smallest α whose mean ceil(α·T)/L on this data reaches the decoder's mean K/L."""
     src, tgt = [10, 21, 30], [5, 9, 11]
     alpha = auto_ratio({"mean": 2.5}, src, tgt)
-    assert alpha * sum(src) / sum(tgt) == pytest.approx(2.5, abs=1e-3)
-    assert auto_ratio({"mean": 3.0}, [8, 8], [4, 4]) == 1.5
+    assert ratio_stats(src, tgt, alpha)["mean"] >= 2.5 > ratio_stats(src, tgt, alpha - 1e-3)["mean"]
+    # ceil(8α)/4 first reaches 3 just above α = 11/8
+    assert auto_ratio({"mean": 3.0}, [8, 8], [4, 4]) == pytest.approx(11 / 8, abs=2e-4)
 
 
 def test_outside_range():
     stats = {"p5": 1.5, "p95": 3.0}
     assert outside_range(1.4, stats) and outside_range(3.1, stats)
     assert not outside_range(1.5, stats) and not outside_range(2.2, stats) and not outside_range(3.0, stats)
+
+
+def test_a_decoder_in_the_middle_is_refused(trained, tmp_path):
+    """Vocabularies match (English → English), but a decoder emits tokens, not marginals."""
+    proc = legonn("compose", trained["enc"], trained["dec"], trained["dec"], "-o", tmp_path / "c")
+    one_line_error(proc, str(trained["dec"]), "can only end a composition")

@@ -179,7 +179,8 @@ def test_translate_empty_line_in_input_file(trained, tmp_path):
 
 
 def test_translate_over_long_input_line(trained, tmp_path):
-    src = write(tmp_path / "in.de", ("ein Hund\n" + "Hund " * 400 + "\n").encode())
+    """Longer than the encoder's Output Length Controller can re-time (max_positions / α)."""
+    src = write(tmp_path / "in.de", ("ein Hund\n" + "Hund " * 3000 + "\n").encode())
     one_line_error(legonn("translate", "-m", trained["ckpt"], "-i", src), f"{src}:2:")
 
 

@@ -442,3 +442,10 @@ def test_output_projection_is_tied_to_embedding():
     assert isinstance(ar.embed, nn.Embedding)
     x = torch.randn(1, 2, DIM)
     assert torch.allclose(ar._project(x), ar.norm(x) @ ar.embed.weight.t())
+
+
+def test_wemb_with_receptive_field_has_no_unused_embedding():
+    """Every parameter must get a gradient (DDP insists): RF > 1 uses only its convolution."""
+    from legonn.modules.ingestors import WeightedEmbedding
+    names = {n for n, _ in WeightedEmbedding(20, 8, receptive_field=3).named_parameters()}
+    assert names == {"conv.weight"}

@@ -150,3 +150,30 @@ def test_resume_after_early_stop_trains_no_further(tiny_corpus, tiny_vocabs, tmp
     assert first.bad_epochs == 1 and first.epoch < 50
     train(config)
     assert load_checkpoint(tmp_path / "run" / "checkpoint_last.safetensors").state.step == first.step
+
+
+def test_resume_rewinds_the_metrics_log(reference, tiny_corpus, tiny_vocabs, tmp_path):
+    """Records logged after the checkpoint of a killed run are dropped, not repeated."""
+    config = tiny_yaml(tiny_corpus, tiny_vocabs, tmp_path / "run", tmp_path / "tiny.yaml", train=TRAIN)
+    train(config, "train.max_steps=6")  # checkpoints at 4 (save_every) and 6 (stop)
+    log = tmp_path / "run" / "metrics.jsonl"
+    with open(log, "a") as f:  # as if steps 7 and 8 had been logged before a kill
+        f.write(json.dumps({"step": 7, "loss": 1.0}) + "\n" + json.dumps({"step": 8, "loss": 1.0}) + "\n")
+    train(config)
+    steps = [json.loads(line)["step"] for line in log.read_text().splitlines() if "loss" in line]
+    assert steps == sorted(set(steps)), steps
+
+
+def test_resume_refuses_a_different_batching(reference, tiny_corpus, tiny_vocabs, tmp_path):
+    out = _copy_of_reference(reference, tmp_path)
+    config = tiny_yaml(tiny_corpus, tiny_vocabs, out, tmp_path / "tiny.yaml", train=TRAIN)
+    proc = legonn("train", config, "--quiet", "--set", "train.max_tokens=2000", "--set", "train.max_steps=20")
+    assert proc.returncode != 0 and "train.max_tokens" in proc.stderr.decode() and "Traceback" not in proc.stderr.decode()
+
+
+def test_empty_training_file_is_an_error(tiny_corpus, tiny_vocabs, tmp_path):
+    empty = tmp_path / "empty.de"
+    empty.write_text("")
+    config = tiny_yaml(tiny_corpus, tiny_vocabs, tmp_path / "run", tmp_path / "tiny.yaml", train=TRAIN)
+    proc = legonn("train", config, "--quiet", "--set", f"data.train_src={empty}")
+    assert proc.returncode != 0 and f"{empty}: file has no lines" in proc.stderr.decode()

@@ -188,12 +188,9 @@ def load_brick(card_path: str | Path) -> Brick:
     module_cls, config_cls, _, _ = KINDS[card["kind"]]
     try:
         cfg = config_cls(**card["config"])
-    except TypeError as exc:
+        module = module_cls(cfg, emits.id if card["kind"] == "text_encoder" else reads.id)
+    except (TypeError, ValueError) as exc:
         raise LegoError(f"{card_path}: config does not fit a {card['kind']} ({exc})") from None
-    if card["kind"] == "text_encoder":
-        module = module_cls(cfg, emits.id)
-    else:
-        module = module_cls(cfg, reads.id)
     try:
         state = {k: v.float() for k, v in load_file(str(weights)).items()}
         module.load_state_dict(state)
@@ -209,6 +206,14 @@ def check_chain(bricks: list[Brick]) -> list[str]:
     if bricks[0].card["reads"]["type"] != "tokens" or bricks[-1].card["emits"]["type"] != "tokens":
         raise LegoError(f"a composition must start with an encoder and end with a decoder, got {bricks[0].path} "
                         f"({bricks[0].card['kind']}) first and {bricks[-1].path} ({bricks[-1].card['kind']}) last")
+    for inner in bricks[1:]:
+        if inner.card["reads"]["type"] != "marginals":
+            raise LegoError(f"{inner.path}: a {inner.card['kind']} reads {inner.card['reads']['type']}, so it can only "
+                            "start a composition")
+    for inner in bricks[:-1]:
+        if inner.card["emits"]["type"] != "marginals":
+            raise LegoError(f"{inner.path}: a {inner.card['kind']} emits {inner.card['emits']['type']}, so it can only "
+                            "end a composition")
     notes = []
     for left, right in zip(bricks, bricks[1:]):
         try:

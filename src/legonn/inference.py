@@ -50,7 +50,15 @@ def load_model(path: str | Path) -> LoadedModel:
         model.load_state_dict(ckpt.model)
     except (RuntimeError, ValueError) as exc:
         raise LegoError(f"{path}: weights do not fit the model in its config ({str(exc).splitlines()[0]})") from None
-    return LoadedModel(model.eval(), ckpt.src_vocab, ckpt.tgt_vocab, ckpt.config.data.max_len, ckpt)
+    return LoadedModel(model.eval(), ckpt.src_vocab, ckpt.tgt_vocab, longest_source(ckpt.config.model), ckpt)
+
+
+def longest_source(cfg) -> int:
+    """The longest input a model can read: a LegoNN encoder's OLC emits at most max_positions outputs;
+    a baseline has sinusoidal positions only (its limit is memory). data.max_len filters *training* data."""
+    if cfg.arch == "lego":
+        return int(cfg.max_positions // cfg.length_ratio)
+    return 4096
 
 
 @torch.no_grad()

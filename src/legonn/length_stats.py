@@ -32,9 +32,18 @@ def ratio_stats(source_lengths: Sequence[int], target_lengths: Sequence[int], ra
 
 
 def auto_ratio(decoder_stats: dict, source_lengths: Sequence[int], target_lengths: Sequence[int]) -> float:
-    """α for a new encoder so that its mean K/L on its own data matches the decoder's mean K/L."""
-    per_target = float(np.sum(source_lengths)) / max(float(np.sum(target_lengths)), 1.0)
-    return round(decoder_stats["mean"] / per_target, 4)
+    """α for a new encoder so that its mean K/L on its own data matches the decoder's mean K/L.
+
+    The mean of ceil(α·T)/L grows with α, so bisection finds it (to 1e-4).
+    """
+    low, high = 1e-3, 64.0
+    for _ in range(40):
+        mid = (low + high) / 2
+        if ratio_stats(source_lengths, target_lengths, mid)["mean"] < decoder_stats["mean"]:
+            low = mid
+        else:
+            high = mid
+    return math.ceil(high * 1e4) / 1e4  # round up: rounding down could fall below the step
 
 
 def outside_range(encoder_mean: float, decoder_stats: dict) -> bool:

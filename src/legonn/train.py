@@ -31,7 +31,7 @@ from legonn.losses import lego_loss
 from legonn.model import build_model
 from legonn.score import bleu_chrf
 from legonn.search import SearchOptions
-from legonn.vocab import Vocabulary
+from legonn.vocab import Vocabulary, atomic_write_bytes
 
 
 @dataclass
@@ -128,6 +128,7 @@ class Trainer:
         train = read_parallel(cfg.data.train_src, cfg.data.train_tgt)
         self.valid = read_parallel(cfg.data.valid_src, cfg.data.valid_tgt)
         self.pairs: EncodedPairs = encode_pairs(train, self.src_vocab, self.tgt_vocab, cfg.data.max_len)
+        encode_pairs(self.valid, self.src_vocab, self.tgt_vocab, cfg.data.max_len)  # fail now, not after an epoch
         cfg, auto_note = resolve_length_ratio(cfg, self.pairs)
         self.cfg = cfg
         self.data_summary = summarize_data(cfg, self.pairs) | auto_note
@@ -146,7 +147,9 @@ class Trainer:
         if resume and last.exists():
             self._restore(last)
         self.ddp = (
-            nn.parallel.DistributedDataParallel(self.model) if self.dist.world > 1 else self.model
+            # without CTC a BeamConv encoder gets no gradient at all, which DDP must be told about
+            nn.parallel.DistributedDataParallel(self.model, find_unused_parameters=cfg.train.ctc_weight == 0)
+            if self.dist.world > 1 else self.model
         )
 
     def _train_mode(self) -> None:
@@ -161,12 +164,27 @@ class Trainer:
         check_vocab(ckpt.tgt_vocab, self.tgt_vocab, path, "data.tgt_vocab")
         if ckpt.config.model != self.cfg.model:
             raise LegoError(f"{path}: checkpoint's model config differs from this run's (use a new out_dir)")
+        for section, field in (("data", "train_src"), ("data", "train_tgt"), ("data", "max_len"),
+                               ("train", "max_tokens"), ("train", "seed"), ("train", "freeze")):
+            was, now = getattr(getattr(ckpt.config, section), field), getattr(getattr(self.cfg, section), field)
+            if was != now:  # the batches (or the trained parameters) would differ from the run being resumed
+                raise LegoError(f"{path}: config key '{section}.{field}' was {was!r} in this run, now {now!r} "
+                                "(use a new out_dir to change it)")
         self.model.load_state_dict(ckpt.model)
         if ckpt.optimizer is not None:
             self.optimizer.load_state_dict(ckpt.optimizer)
         if ckpt.rng is not None:
             torch.set_rng_state(ckpt.rng)
         self.state = ckpt.state
+        self._rewind_metrics(self.state.step)
+
+    def _rewind_metrics(self, step: int) -> None:
+        """Drop log records written after the checkpoint we resume from: they are about to be redone."""
+        log = self.out / "metrics.jsonl"
+        if not self.dist.main or not log.exists():
+            return
+        kept = [line for line in log.read_text().splitlines() if line and json.loads(line).get("step", 0) <= step]
+        atomic_write_bytes(log, ("\n".join(kept) + "\n" if kept else "").encode())
 
     def _save(self, name: str) -> None:
         if self.dist.main:

@@ -58,6 +58,9 @@ class ParallelText:
 
 def read_parallel(src_path: str | Path, tgt_path: str | Path) -> ParallelText:
     src, tgt = read_lines(src_path), read_lines(tgt_path)
+    for path, lines in ((src_path, src), (tgt_path, tgt)):
+        if not lines:
+            raise LegoError(f"{path}: file has no lines")
     if len(src) != len(tgt):
         raise LegoError(f"{src_path} has {len(src)} lines but {tgt_path} has {len(tgt)}: files are not parallel")
     return ParallelText(src, tgt, str(src_path), str(tgt_path))

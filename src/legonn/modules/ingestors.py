@@ -23,8 +23,9 @@ class WeightedEmbedding(nn.Module):
         if receptive_field < 1 or receptive_field % 2 == 0:
             raise ValueError(f"receptive_field must be an odd number ≥ 1, got {receptive_field}")
         self.dim, self.receptive_field = dim, receptive_field
-        self.embed = nn.Parameter(torch.randn(vocab_size, dim) * dim**-0.5)
-        if receptive_field > 1:
+        if receptive_field == 1:
+            self.embed = nn.Parameter(torch.randn(vocab_size, dim) * dim**-0.5)
+        else:  # the convolution's centre tap plays the role of the embedding matrix
             self.conv = nn.Conv1d(vocab_size, dim, receptive_field, padding=receptive_field // 2, bias=False)
 
     def forward(self, marginals: Marginals) -> Tensor:
