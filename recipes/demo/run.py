@@ -19,14 +19,13 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "recipes"))
 from common import train_system  # noqa: E402
 
+from legonn.allocator import reexec_with_jemalloc  # noqa: E402
 from legonn.checkpoint import load_checkpoint  # noqa: E402
-from legonn.data.text import read_lines  # noqa: E402
 from legonn.config import load_config  # noqa: E402
-from legonn.data.text import read_parallel  # noqa: E402
+from legonn.data.text import read_lines, read_parallel  # noqa: E402
 from legonn.inference import translate  # noqa: E402
 from legonn.model import build_model  # noqa: E402
 from legonn.score import bleu_chrf  # noqa: E402
-from legonn.allocator import reexec_with_jemalloc  # noqa: E402
 from legonn.search import SearchOptions  # noqa: E402
 from legonn.vocab import Vocabulary  # noqa: E402
 

@@ -38,7 +38,7 @@ class LegoModel(nn.Module):
     def encode(self, inputs: Tensor, lengths: Tensor) -> Encoded:
         interfaces = self.interfaces(inputs, lengths)
         enc = self.decoder.encode(interfaces[-1])
-        enc.interfaces = interfaces
+        enc.interfaces = interfaces  # every interface of the chain, not just the one the decoder read
         return enc
 
     def forward(self, inputs: Tensor, lengths: Tensor, prev_tokens: Tensor) -> tuple[Tensor, list[Marginals]]:

@@ -1,4 +1,4 @@
-"""Scores: sacreBLEU and chrF on detokenized, cased text (signature kept), WER via jiwer."""
+"""Scores: sacreBLEU and chrF on detokenized, cased text, with their signatures."""
 
 from __future__ import annotations
 

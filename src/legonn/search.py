@@ -48,7 +48,7 @@ def greedy(ar: AutoregressiveDecoder, enc: Encoded, max_len: int) -> list[list[i
         if done.all():
             break
         last = nxt[:, None]
-    return [[t for t in row if t != EOS][: _eos_at(row)] for row in out.tolist()]
+    return [row[: _eos_at(row)] for row in out.tolist()]
 
 
 def _eos_at(row: list[int]) -> int:

@@ -120,8 +120,6 @@ class Trainer:
         self.dist = _Distributed()
         if cfg.train.threads > 0:
             torch.set_num_threads(cfg.train.threads)
-        if cfg.train.precision not in ("bf16", "fp32"):
-            raise LegoError(f"config key 'train.precision': expected 'bf16' or 'fp32', got {cfg.train.precision!r}")
         self.out = Path(cfg.out_dir)
         self.src_vocab = Vocabulary.load(cfg.data.src_vocab)
         self.tgt_vocab = Vocabulary.load(cfg.data.tgt_vocab)
@@ -297,6 +295,7 @@ class Trainer:
                 self._save("checkpoint_best.safetensors")
             self._save("checkpoint_last.safetensors")
             stop = t.patience > 0 and st.bad_epochs >= t.patience
-            tqdm.write(f"epoch {st.epoch - 1}: " + " ".join(f"{k}={v}" for k, v in record.items())
-                       + f" best={st.best_bleu}") if self.progress else None
+            if self.progress:
+                summary = " ".join(f"{k}={v}" for k, v in record.items())
+                tqdm.write(f"epoch {st.epoch - 1}: {summary} best={st.best_bleu}")
         return self.dist.broadcast_flag(stop)

@@ -77,6 +77,3 @@ class TextEncoder(nn.Module):
         return self.head(y, out_lengths)
 
 
-def count_parameters(module: nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())
-
