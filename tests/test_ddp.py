@@ -56,6 +56,8 @@ def test_two_gloo_ranks_hold_identical_weights(config, tmp_path):
     # Rank 0's checkpoint holds the same weights, and the run really trained them.
     ckpt = load_checkpoint(tmp_path / "run" / "checkpoint_last.safetensors")
     assert ckpt.state.step == 6
+    # each rank drew its own dropout masks, and the checkpoint keeps every rank's RNG for an exact resume
+    assert sorted(ckpt.rank_rngs) == [0, 1] and not torch.equal(ckpt.rank_rngs[0], ckpt.rank_rngs[1])
     for name, value in ckpt.model.items():
         assert torch.equal(value, w0[f"model.{name}"]), name
     torch.manual_seed(ckpt.config.train.seed)  # the trainer's initial weights

@@ -42,7 +42,8 @@ class Checkpoint:
     state: TrainerState
     model: dict
     optimizer: dict | None
-    rng: torch.Tensor | None
+    rng: torch.Tensor | None  # rank 0's (or the only process's) torch RNG state
+    rank_rngs: dict[int, torch.Tensor]  # every rank's RNG state in a multi-process run
     src_vocab: Vocabulary
     tgt_vocab: Vocabulary
     extra: dict
@@ -54,11 +55,13 @@ def _bytes_tensor(data: bytes) -> torch.Tensor:
 
 def save_checkpoint(path: str | Path, config: ExperimentConfig, state: TrainerState, model: nn.Module,
                     src_vocab: Vocabulary, tgt_vocab: Vocabulary, optimizer: torch.optim.Optimizer | None = None,
-                    extra: dict | None = None) -> None:
+                    extra: dict | None = None, rank_rngs: list[torch.Tensor] | None = None) -> None:
     tensors = {f"model.{k}": v.detach().contiguous() for k, v in model.state_dict().items()}
     tensors["vocab.src"] = _bytes_tensor(src_vocab.model_bytes)
     tensors["vocab.tgt"] = _bytes_tensor(tgt_vocab.model_bytes)
     tensors["rng.torch"] = torch.get_rng_state()
+    for rank, rng_state in enumerate(rank_rngs or []):
+        tensors[f"rng.torch.rank{rank}"] = rng_state
     groups = []
     if optimizer is not None:
         opt_state = optimizer.state_dict()
@@ -141,6 +144,7 @@ def _unpack(path: Path, tensors: dict, meta: dict) -> Checkpoint:
         model=model,
         optimizer=optimizer,
         rng=tensors.get("rng.torch"),
+        rank_rngs={int(k.removeprefix("rng.torch.rank")): v for k, v in tensors.items() if k.startswith("rng.torch.rank")},
         src_vocab=Vocabulary(tensors["vocab.src"].numpy().tobytes(), f"{path}[vocab.src]"),
         tgt_vocab=Vocabulary(tensors["vocab.tgt"].numpy().tobytes(), f"{path}[vocab.tgt]"),
         extra=json.loads(meta.get("extra", "{}")),

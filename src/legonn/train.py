@@ -106,6 +106,15 @@ class _Distributed:
         if self.world > 1:
             dist.barrier()
 
+    def gather_rng(self) -> list[torch.Tensor] | None:
+        """Every rank's torch RNG state (so a resumed multi-process run replays its dropout exactly)."""
+        if self.world == 1:
+            return None
+        state = torch.get_rng_state()
+        states = [torch.empty_like(state) for _ in range(self.world)]
+        dist.all_gather(states, state)
+        return states
+
     def broadcast_flag(self, flag: bool) -> bool:
         if self.world == 1:
             return flag
@@ -137,6 +146,8 @@ class Trainer:
             raise LegoError(str(exc)) from None
         self.model = start_from_bricks(self.model, cfg, self.src_vocab, self.tgt_vocab)
         self.frozen = freeze(self.model, cfg.train.freeze)
+        # same initial weights everywhere (DDP also broadcasts rank 0's), but each rank its own dropout masks
+        torch.manual_seed(cfg.train.seed + 1000 * self.dist.rank)
         trainable = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(trainable, lr=cfg.train.lr, betas=(0.9, 0.98),
                                            eps=1e-8, weight_decay=cfg.train.weight_decay, fused=True)
@@ -171,8 +182,9 @@ class Trainer:
         self.model.load_state_dict(ckpt.model)
         if ckpt.optimizer is not None:
             self.optimizer.load_state_dict(ckpt.optimizer)
-        if ckpt.rng is not None:
-            torch.set_rng_state(ckpt.rng)
+        rng = ckpt.rank_rngs.get(self.dist.rank, ckpt.rng)
+        if rng is not None:
+            torch.set_rng_state(rng)
         self.state = ckpt.state
         self._rewind_metrics(self.state.step)
 
@@ -185,9 +197,10 @@ class Trainer:
         atomic_write_bytes(log, ("\n".join(kept) + "\n" if kept else "").encode())
 
     def _save(self, name: str) -> None:
+        rank_rngs = self.dist.gather_rng()  # a collective: every rank calls _save at the same points
         if self.dist.main:
             save_checkpoint(self.out / name, self.cfg, self.state, self.model, self.src_vocab, self.tgt_vocab,
-                            self.optimizer, extra={"data": self.data_summary})
+                            self.optimizer, extra={"data": self.data_summary}, rank_rngs=rank_rngs)
 
     def _log(self, record: dict) -> None:
         if self.dist.main:
@@ -281,7 +294,7 @@ class Trainer:
     def _end_of_epoch(self, epoch_seconds: float) -> bool:
         """Validate, keep the best checkpoint, decide on early stopping (rank 0 decides for all)."""
         st, t = self.state, self.cfg.train
-        stop = False
+        improved = False
         if self.dist.main:
             record = self.validate()
             improved = record["valid_bleu"] > st.best_bleu
@@ -291,11 +304,11 @@ class Trainer:
                 st.bad_epochs += 1
             self._log({"step": st.step, "epoch": st.epoch - 1, "epoch_seconds": round(epoch_seconds, 1), **record,
                        "best_bleu": st.best_bleu})
-            if improved:
-                self._save("checkpoint_best.safetensors")
-            self._save("checkpoint_last.safetensors")
-            stop = t.patience > 0 and st.bad_epochs >= t.patience
             if self.progress:
                 summary = " ".join(f"{k}={v}" for k, v in record.items())
                 tqdm.write(f"epoch {st.epoch - 1}: {summary} best={st.best_bleu}")
-        return self.dist.broadcast_flag(stop)
+        # every rank takes part in saving (it gathers their RNG states), so all must know the verdict
+        if self.dist.broadcast_flag(improved):
+            self._save("checkpoint_best.safetensors")
+        self._save("checkpoint_last.safetensors")
+        return self.dist.broadcast_flag(t.patience > 0 and st.bad_epochs >= t.patience)
