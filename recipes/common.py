@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import torch
@@ -74,7 +76,10 @@ def score_system(config: Path, test_sets: dict[str, tuple[Path, Path]], results_
                  opts: SearchOptions, overrides: list[str] = ()) -> list[dict]:
     """Score the best checkpoint on each test set; write results_dir/<system>[.<set>].json."""
     cfg = load_config(config, overrides)
-    best = Path(cfg.out_dir) / "checkpoint_best.safetensors"
+    # a snapshot: a run still training may write a new best while we score
+    snapshot = Path(tempfile.mkdtemp()) / "checkpoint_best.safetensors"
+    shutil.copyfile(Path(cfg.out_dir) / "checkpoint_best.safetensors", snapshot)
+    best = snapshot
     ckpt = load_checkpoint(best)
     params = sum(v.numel() for v in ckpt.model.values())
     last = load_checkpoint(Path(cfg.out_dir) / "checkpoint_last.safetensors").state
@@ -82,6 +87,7 @@ def score_system(config: Path, test_sets: dict[str, tuple[Path, Path]], results_
     reports = []
     for i, (test_name, (src, ref)) in enumerate(test_sets.items()):
         report = evaluate_checkpoint(best, src, ref, opts, progress=True)
+        report["checkpoint"] = str(Path(cfg.out_dir) / "checkpoint_best.safetensors")
         record = {
             "task": cfg.task,
             "system": system,
@@ -113,4 +119,5 @@ def score_system(config: Path, test_sets: dict[str, tuple[Path, Path]], results_
         atomic_write_bytes(results_dir / name, (json.dumps(record, indent=2) + "\n").encode())
         print(f"{system} on {test_name}: BLEU {record['bleu']} (CTC readout {record['ctc_readout_bleu']})")
         reports.append(record)
+    shutil.rmtree(snapshot.parent)
     return reports
