@@ -86,6 +86,9 @@ def main() -> None:
                 "system marked *training in progress* is scored at its best checkpoint so far.", ""]
         out += translation_table(multi30k)
         out += ["", f"Signature: `{multi30k[0]['signature']}`", ""]
+        if (ROOT / "docs" / "figures" / "multi30k-curves.png").exists():
+            out += ["![training curves](figures/multi30k-curves.png)", "",
+                    "Training loss and greedy validation BLEU (`legonn curves runs/multi30k/*`).", ""]
     benches = sorted((ROOT / "results" / "bench").glob("train_throughput*.json"))
     if benches:
         out += ["## Training throughput", "",
