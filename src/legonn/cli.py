@@ -66,10 +66,10 @@ def train(config, overrides, freeze, no_resume, quiet):
     Start modules from bricks with --set init.decoder=BRICK.json (or init.encoder), e.g. to train a
     new encoder against a frozen decoder: --set init.decoder=… --set model.length_ratio=auto --freeze decoder
     """
+    import torch.distributed as dist
+
     from legonn.config import load_config
     from legonn.train import Trainer
-
-    import torch.distributed as dist
 
     if freeze:
         overrides = (*overrides, f"train.freeze={','.join(freeze)}")
