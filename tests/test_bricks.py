@@ -405,3 +405,9 @@ def test_a_decoder_in_the_middle_is_refused(trained, tmp_path):
     """Vocabularies match (English → English), but a decoder emits tokens, not marginals."""
     proc = legonn("compose", trained["enc"], trained["dec"], trained["dec"], "-o", tmp_path / "c")
     one_line_error(proc, str(trained["dec"]), "can only end a composition")
+
+
+def test_ctc_unalignable_counts_repeats():
+    from legonn.length_stats import ctc_unalignable
+    # K = ceil(1.0·T): [5] needs 1 (fits in 2); [7, 7] needs 3 > 2; [1, 2, 3] needs 3 > 2
+    assert ctc_unalignable([2, 2, 2], [[5], [7, 7], [1, 2, 3]], 1.0) == 2

@@ -31,6 +31,17 @@ def ratio_stats(source_lengths: Sequence[int], target_lengths: Sequence[int], ra
     return stats
 
 
+def ctc_unalignable(source_lengths: Sequence[int], targets: Sequence[Sequence[int]], ratio: float) -> int:
+    """How many pairs CTC cannot align: K = ceil(α·T) below L plus one blank per repeated neighbour.
+
+    Their CTC loss is infinite; training zeroes it (zero_infinity), so they only teach the decoder.
+    """
+    def needed(target) -> int:
+        return len(target) + sum(a == b for a, b in zip(target, target[1:]))
+
+    return sum(output_length(int(t), ratio) < needed(y) for t, y in zip(source_lengths, targets))
+
+
 def auto_ratio(decoder_stats: dict, source_lengths: Sequence[int], target_lengths: Sequence[int]) -> float:
     """α for a new encoder so that its mean K/L on its own data matches the decoder's mean K/L.
 

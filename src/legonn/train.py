@@ -26,7 +26,7 @@ from legonn.data.batching import EncodedPairs, collate, encode_pairs, make_batch
 from legonn.data.text import read_parallel
 from legonn.errors import LegoError
 from legonn.inference import translate
-from legonn.length_stats import ratio_stats
+from legonn.length_stats import ctc_unalignable, ratio_stats
 from legonn.losses import lego_loss
 from legonn.model import build_model
 from legonn.score import bleu_chrf
@@ -55,6 +55,8 @@ def summarize_data(cfg: ExperimentConfig, pairs: EncodedPairs) -> dict:
                "pairs": len(pairs), "src_tokens": int(sum(src_lengths)), "tgt_tokens": int(sum(tgt_lengths))}
     if cfg.model.arch == "lego":
         summary["length_ratio"] = ratio_stats(src_lengths, tgt_lengths, cfg.model.length_ratio)
+        summary["ctc_unalignable_pairs"] = ctc_unalignable(src_lengths, [t.tolist() for t in pairs.tgt],
+                                                           cfg.model.length_ratio)
     return summary
 
 
@@ -248,6 +250,10 @@ class Trainer:
             (self.out / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
         self._train_mode()
         params = count_parameters(self.model)
+        unalignable = self.data_summary.get("ctc_unalignable_pairs", 0)
+        if unalignable and self.progress and self.dist.main:
+            tqdm.write(f"note: {unalignable} of {len(self.pairs)} training pairs are too long for CTC at "
+                       f"α = {cfg.model.length_ratio} (their CTC loss is zeroed; a larger model.length_ratio avoids it)")
         window = _Window()
         # a finished run (step budget spent or patience exhausted) that is resumed trains no further
         stop = bool(t.max_steps and st.step >= t.max_steps) or bool(t.patience and st.bad_epochs >= t.patience)
