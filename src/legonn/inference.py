@@ -42,8 +42,8 @@ def load_model(path: str | Path) -> LoadedModel:
         from legonn.bricks import load_composed
 
         model, bricks = load_composed(path)
-        first = bricks[0].module.cfg  # longest source the first encoder's OLC can re-time
-        return LoadedModel(model, bricks[0].reads, bricks[-1].emits, int(first.max_positions // first.length_ratio))
+        first = bricks[0].module.cfg
+        return LoadedModel(model, bricks[0].reads, bricks[-1].emits, olc_capacity(first.max_positions, first.length_ratio))
     ckpt = load_checkpoint(path)
     try:
         model = build_model(ckpt.config.model, len(ckpt.src_vocab), ckpt.tgt_vocab.id)
@@ -57,8 +57,13 @@ def longest_source(cfg) -> int:
     """The longest input a model can read: a LegoNN encoder's OLC emits at most max_positions outputs;
     a baseline has sinusoidal positions only (its limit is memory). data.max_len filters *training* data."""
     if cfg.arch == "lego":
-        return int(cfg.max_positions // cfg.length_ratio)
+        return olc_capacity(cfg.max_positions, cfg.length_ratio)
     return 4096
+
+
+def olc_capacity(max_positions: int, ratio: float) -> int:
+    """Longest source whose K = ceil(α·T) still fits the Output Length Controller's positions."""
+    return int(max_positions // ratio)
 
 
 @torch.no_grad()
