@@ -17,6 +17,7 @@ from pathlib import Path
 
 import torch
 
+from legonn.bricks import COMPOSITION_FILE, load_composed
 from legonn.checkpoint import load_checkpoint
 from legonn.config import load_config
 from legonn.evaluation import evaluate_checkpoint
@@ -72,52 +73,72 @@ def train_system(config: Path, overrides: list[str] = ()) -> None:
     Trainer(load_config(config, overrides)).run()
 
 
+def _record_runs(path: Path, test_sets: dict[str, tuple[Path, Path]], results_dir: Path, system: str,
+                 opts: SearchOptions, fields: dict) -> list[dict]:
+    """Score the model at `path` (checkpoint or composed folder) on each test set; write
+    results_dir/<system>.json for the first set and <system>.<set>.json for the others."""
+    records = []
+    for i, (test_name, (src, ref)) in enumerate(test_sets.items()):
+        report = evaluate_checkpoint(path, src, ref, opts, progress=True)
+        record = {"task": fields["task"], "system": system, "test_set": test_name, "bleu": report["bleu"],
+                  "chrf": report["chrf"], "signature": report["signature"],
+                  "ctc_readout_bleu": report["ctc_readout_bleu"], **fields,
+                  "beam": opts.beam_size, "length_penalty": opts.length_penalty,
+                  "decode_seconds": report["decode_seconds"], "hardware": hardware(), "commit": git_commit()}
+        name = f"{system}.json" if i == 0 else f"{system}.{test_name}.json"
+        atomic_write_bytes(results_dir / name, (json.dumps(record, indent=2) + "\n").encode())
+        print(f"{system} on {test_name}: BLEU {record['bleu']} (CTC readout {record['ctc_readout_bleu']})")
+        records.append(record)
+    return records
+
+
 def score_system(config: Path, test_sets: dict[str, tuple[Path, Path]], results_dir: Path, system: str,
                  opts: SearchOptions, overrides: list[str] = ()) -> list[dict]:
-    """Score the best checkpoint on each test set; write results_dir/<system>[.<set>].json."""
+    """Score a trained config's best checkpoint on each test set; write results_dir/<system>[.<set>].json."""
     cfg = load_config(config, overrides)
     # a snapshot: a run still training may write a new best while we score
     snapshot = Path(tempfile.mkdtemp()) / "checkpoint_best.safetensors"
     shutil.copyfile(Path(cfg.out_dir) / "checkpoint_best.safetensors", snapshot)
-    best = snapshot
-    ckpt = load_checkpoint(best)
-    params = sum(v.numel() for v in ckpt.model.values())
+    ckpt = load_checkpoint(snapshot)
     last = load_checkpoint(Path(cfg.out_dir) / "checkpoint_last.safetensors").state
-    st = last  # time and tokens of the whole run so far; the scores come from the best checkpoint
-    reports = []
-    for i, (test_name, (src, ref)) in enumerate(test_sets.items()):
-        report = evaluate_checkpoint(best, src, ref, opts, progress=True)
-        report["checkpoint"] = str(Path(cfg.out_dir) / "checkpoint_best.safetensors")
-        record = {
-            "task": cfg.task,
-            "system": system,
-            "test_set": test_name,
-            "bleu": report["bleu"],
-            "chrf": report["chrf"],
-            "signature": report["signature"],
-            "ctc_readout_bleu": report["ctc_readout_bleu"],
-            "valid_bleu_greedy": ckpt.state.best_bleu,
-            "best_epoch": ckpt.state.epoch - 1,
-            "training_finished": training_finished(cfg, last),
-            "params": params,
-            "train_minutes": round(st.train_seconds / 60, 1),
-            "train_steps": st.step,
-            "train_epochs_completed": st.epoch - 1,
-            "tokens_per_s": round(st.target_tokens / max(st.train_seconds, 1e-9), 1),
-            "median_window_tokens_per_s": median_window_tokens_per_s(Path(cfg.out_dir)),
-            "train_threads": cfg.train.threads,
-            "seed": cfg.train.seed,
-            "precision": cfg.train.precision,
-            "beam": opts.beam_size,
-            "length_penalty": opts.length_penalty,
-            "decode_seconds": report["decode_seconds"],
-            "hardware": hardware(),
-            "config": str(config),
-            "commit": git_commit(),
-        }
-        name = f"{system}.json" if i == 0 else f"{system}.{test_name}.json"
-        atomic_write_bytes(results_dir / name, (json.dumps(record, indent=2) + "\n").encode())
-        print(f"{system} on {test_name}: BLEU {record['bleu']} (CTC readout {record['ctc_readout_bleu']})")
-        reports.append(record)
-    shutil.rmtree(snapshot.parent)
-    return reports
+    # time and tokens of the whole run so far; the scores come from the best checkpoint
+    fields = {
+        "task": cfg.task,
+        "checkpoint": str(Path(cfg.out_dir) / "checkpoint_best.safetensors"),
+        "valid_bleu_greedy": ckpt.state.best_bleu,
+        "best_epoch": ckpt.state.epoch - 1,
+        "training_finished": training_finished(cfg, last),
+        "params": sum(v.numel() for v in ckpt.model.values()),
+        "train_minutes": round(last.train_seconds / 60, 1),
+        "train_steps": last.step,
+        "train_epochs_completed": last.epoch - 1,
+        "tokens_per_s": round(last.target_tokens / max(last.train_seconds, 1e-9), 1),
+        "median_window_tokens_per_s": median_window_tokens_per_s(Path(cfg.out_dir)),
+        "train_threads": cfg.train.threads,
+        "seed": cfg.train.seed,
+        "precision": cfg.train.precision,
+        "config": str(config),
+    }
+    try:
+        return _record_runs(snapshot, test_sets, results_dir, system, opts, fields)
+    finally:
+        shutil.rmtree(snapshot.parent)
+
+
+def score_composed(folder: Path, task: str, test_sets: dict[str, tuple[Path, Path]], results_dir: Path,
+                   system: str, opts: SearchOptions) -> list[dict]:
+    """Score a composed folder of bricks (never trained together): no training fields of its own;
+    the record names the bricks and the seeds they were trained with."""
+    order = json.loads((Path(folder) / COMPOSITION_FILE).read_text())
+    _, bricks = load_composed(folder)
+    fields = {
+        "task": task,
+        "checkpoint": str(folder),
+        "bricks": [{"card": b.path.name, **b.card.get("training", {})} for b in bricks],
+        "composition_notes": order.get("notes", []),
+        "params": sum(sum(p.numel() for p in b.module.parameters()) for b in bricks),
+        "training_finished": True,
+        "train_steps": 0,
+        "seed": None,
+    }
+    return _record_runs(Path(folder), test_sets, results_dir, system, opts, fields)

@@ -16,7 +16,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 from legonn.vocab import atomic_write_bytes  # noqa: E402
 
-SYSTEM_ORDER = ["baseline", "lego-wemb", "lego-beamconv"]
+SYSTEM_ORDER = ["baseline", "lego-wemb", "lego-beamconv", "zero-shot-wemb", "zero-shot-beamconv", "fine-tuned-wemb",
+                "fine-tuned-beamconv"]
+TRANSFER = {"fr-en": "French→English (Multi30k)", "cs-en": "Czech→English (Multi30k)",
+            "ro-en": "Romanian→English (RO-STS; newstest2016)"}
 
 
 def _load(folder: Path) -> list[dict]:
@@ -35,9 +38,12 @@ def _fmt(value, digits: int = 1) -> str:
     return str(value)
 
 
+def _order(r: dict) -> int:
+    return SYSTEM_ORDER.index(r["system"]) if r["system"] in SYSTEM_ORDER else 99
+
+
 def translation_table(records: list[dict]) -> list[str]:
-    rows = sorted(records, key=lambda r: (r["test_set"] != "test_2016_flickr", r["test_set"],
-                                          SYSTEM_ORDER.index(r["system"]) if r["system"] in SYSTEM_ORDER else 99))
+    rows = sorted(records, key=lambda r: (r["test_set"] != "test_2016_flickr", r["test_set"], _order(r)))
     lines = [
         "| system | test set | BLEU | chrF | CTC-readout BLEU | best val BLEU (greedy) | params | train min | "
         "train tokens/s (median) | steps | seed | commit |",
@@ -51,6 +57,35 @@ def translation_table(records: list[dict]) -> list[str]:
             f"{_fmt(r['train_minutes'])} | {_fmt(r.get('median_window_tokens_per_s') or r['tokens_per_s'], 0)} | {_fmt(r.get('train_steps'))} | "
             f"{r['seed']} | {r['commit']} |"
         )
+    return lines
+
+
+def transfer_table(records: list[dict]) -> list[str]:
+    """One task of issue #3: every system beside the X→En baseline on the same test set."""
+    baseline = {r["test_set"]: r["bleu"] for r in records if r["system"] == "baseline"}
+    first = records[0]["test_set"] if records else ""
+    rows = sorted(records, key=lambda r: (r["test_set"] != first, r["test_set"], _order(r)))
+    lines = ["| system | test set | BLEU | Δ vs baseline | chrF | CTC-readout BLEU | modules trained on | "
+             "updates | params | commit |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        base = baseline.get(r["test_set"])
+        delta = "–" if base is None or r["system"] == "baseline" else f"{r['bleu'] - base:+.1f}"
+        origin = (" + ".join(f"{b.get('task', '?')} (seed {b.get('seed', '?')})" for b in r["bricks"])
+                  if "bricks" in r else f"{r['task']} (seed {r['seed']})")
+        status = "" if r.get("training_finished", True) else " (training in progress)"
+        lines.append(f"| {r['system']}{status} | {r['test_set']} | **{_fmt(r['bleu'])}** | {delta} | {_fmt(r['chrf'])} | "
+                     f"{_fmt(r.get('ctc_readout_bleu'))} | {origin} | {_fmt(r.get('train_steps'))} | "
+                     f"{_fmt(r['params'])} | {r['commit']} |")
+    return lines
+
+
+def swap_table(records: list[dict]) -> list[str]:
+    lines = ["| models swapped | enc₁+dec₁ | enc₂+dec₂ | enc₁+dec₂ | enc₂+dec₁ | BLEU lost | commit |",
+             "|---|---|---|---|---|---|---|"]
+    for r in records:
+        s = {k: _fmt(v["bleu"]) for k, v in r["scores"].items()}
+        lines.append(f"| {r['pair']} (seeds {r['seeds'][0]}, {r['seeds'][1]}) | {s['enc1+dec1']} | {s['enc2+dec2']} | "
+                     f"{s['enc1+dec2']} | {s['enc2+dec1']} | **{_fmt(r['bleu_lost'], 2)}** | {r['commit']} |")
     return lines
 
 
@@ -89,6 +124,25 @@ def main() -> None:
         if (ROOT / "docs" / "figures" / "multi30k-curves.png").exists():
             out += ["![training curves](figures/multi30k-curves.png)", "",
                     "Training loss and greedy validation BLEU (`legonn curves runs/multi30k/*`).", ""]
+    swaps = _load(ROOT / "results" / "multi30k-swap")
+    if swaps:
+        out += ["## Swapping modules between De→En models trained with different seeds", "",
+                "`python recipes/multi30k/swap.py`: the decoder of one model reads the encoder of another model of "
+                "the same configuration trained with a different seed (test_2016_flickr, beam 5). *BLEU lost* = "
+                "mean BLEU of the two models as trained − mean of the two swapped ones. Target (issue #3): ≤ 1.0 "
+                "for LegoNN; the monolithic baselines and the LegoNN models trained without the CTC loss show "
+                "what the interface is for.", ""]
+        out += swap_table(swaps) + [""]
+    for task, title in TRANSFER.items():
+        records = _load(ROOT / "results" / task)
+        if not records:
+            continue
+        out += [f"## {title}: reusing the De→En decoder", "",
+                f"`python recipes/transfer/run.py {task[:2]}` (configs in `recipes/{task}/`, bf16, seed 1, beam 5). "
+                "*zero-shot-…*: this task's LegoNN encoder composed with the De→En decoder of the section above, "
+                "never trained together (no updates); *fine-tuned-…*: that composition trained further on "
+                f"{task} data. Targets (issue #3): zero-shot ≥ baseline; fine-tuned ≥ baseline + 1.5 BLEU.", ""]
+        out += transfer_table(records) + [""]
     benches = sorted((ROOT / "results" / "bench").glob("train_throughput*.json"))
     if benches:
         out += ["## Training throughput", "",
@@ -105,7 +159,7 @@ def main() -> None:
 
 def readme_table(records: list[dict]) -> list[str]:
     rows = [r for r in records if r["test_set"] == "test_2016_flickr"]
-    rows.sort(key=lambda r: SYSTEM_ORDER.index(r["system"]) if r["system"] in SYSTEM_ORDER else 99)
+    rows.sort(key=_order)
     if not rows:
         return ["No results yet: run `python recipes/multi30k/run.py`."]
     lines = ["| system | BLEU | CTC-readout BLEU | params | epochs trained |", "|---|---|---|---|---|"]

@@ -234,6 +234,27 @@ def test_eval_reads_a_composed_folder(trained, composed, tmp_path):
         assert hyps == trained["hyps"]
 
 
+def test_recipe_scoring_of_a_composed_folder_names_its_bricks(trained, composed, tmp_path):
+    """recipes/common.py: a zero-shot system's results JSON scores the folder and names each brick's origin."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "recipes"))
+    from common import score_composed
+
+    from legonn.search import SearchOptions
+
+    tests = {"first": (trained["src"], trained["ref"]), "second": (trained["src"], trained["ref"])}
+    records = score_composed(composed, "xx-en", tests, tmp_path, "zero-shot-wemb", SearchOptions(beam_size=2))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["zero-shot-wemb.json", "zero-shot-wemb.second.json"]
+    saved = card_of(tmp_path / "zero-shot-wemb.json")
+    assert saved == records[0] and saved["task"] == "xx-en" and saved["test_set"] == "first"
+    assert [b["card"] for b in saved["bricks"]] == ["de-en.encoder.json", "de-en.decoder.json"]
+    assert all(b["task"] == "de-en" and b["seed"] == 1 for b in saved["bricks"])
+    model, _ = load_composed(composed)
+    assert saved["params"] == sum(p.numel() for p in model.parameters()) and saved["train_steps"] == 0
+    assert records[1]["bleu"] == saved["bleu"] and records[1]["test_set"] == "second"
+
+
 def test_compose_keeps_a_renamed_card(trained, tmp_path):
     folder = shutil.copytree(trained["bricks"], tmp_path / "b")
     renamed = shutil.move(folder / "de-en.encoder.json", folder / "my-encoder.json")

@@ -10,6 +10,7 @@ Writes results/multi30k/<system>.json (test_2016_flickr first, then val and test
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -29,6 +30,7 @@ TEST_SETS = {
 
 def main() -> None:
     reexec_with_jemalloc()
+    os.chdir(ROOT)  # config paths are relative to the repository root
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--systems", nargs="+", default=list(SYSTEMS), choices=list(SYSTEMS))
     parser.add_argument("--score-only", action="store_true", help="skip training; score the best checkpoints")

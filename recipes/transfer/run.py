@@ -1,0 +1,137 @@
+"""Issue #3: reuse the De→En decoder for Fr→En, Cs→En and Ro→En, with no fine-tuning (zero-shot).
+
+    python recipes/transfer/run.py fr                      # every stage, both ingestors; resumes
+    python recipes/transfer/run.py ro --ingestors wemb     # one ingestor
+    python recipes/transfer/run.py cs --stages zero-shot   # one stage (needs the bricks it reads)
+    python recipes/transfer/run.py fr --score-only         # re-score what is trained
+
+Stages, for source language X and ingestor I ∈ {wemb, beamconv}:
+  baseline   train recipes/X-en/baseline.yaml (plain transformer on X→En only) and score it
+  lego       train recipes/X-en/lego-I.yaml (LegoNN X→En with its own decoder; its OLC ratio is fitted
+             to the De→En decoder's card), score it, export its encoder → models/X-en-I/
+  zero-shot  compose models/X-en-I/X-en.encoder + models/de-en-I/de-en.decoder (never trained
+             together) → runs/X-en/zero-shot-I/, score it
+  fine-tune  train recipes/X-en/fine-tuned-I.yaml (the composed model, a few thousand updates), score it
+
+The De→En decoder bricks are exported from recipes/multi30k (run that first) the first time they are
+needed. Results: results/X-en/<system>[.<test set>].json; then `python recipes/results_table.py`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import warnings
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from common import ROOT, score_composed, score_system, train_system  # noqa: E402
+
+from legonn.allocator import reexec_with_jemalloc  # noqa: E402
+from legonn.bricks import LengthRatioWarning, compose, export_brick  # noqa: E402
+from legonn.errors import LegoError  # noqa: E402
+from legonn.inference import load_model  # noqa: E402
+from legonn.search import SearchOptions  # noqa: E402
+
+MULTI30K, ROEN = ROOT / "data" / "multi30k", ROOT / "data" / "ro-en"
+
+
+def _multi30k(lang: str, *names: str) -> dict[str, tuple[Path, Path]]:
+    return {n: (MULTI30K / f"{n}.{lang}.gz", MULTI30K / f"{n}.en.gz") for n in names}
+
+
+# the first test set is the headline one (results/X-en/<system>.json)
+TEST_SETS = {
+    "fr": _multi30k("fr", "test_2016_flickr", "test_2017_flickr"),
+    "cs": _multi30k("cs", "test_2016_flickr"),
+    "ro": {"RO-STS.test": (ROEN / "RO-STS.test.ro", ROEN / "RO-STS.test.en"),
+           "newstest2016": (ROEN / "newstest2016.ro", ROEN / "newstest2016.en")},
+}
+INGESTORS = ("wemb", "beamconv")
+STAGES = ("baseline", "lego", "zero-shot", "fine-tune")
+
+
+def export(checkpoint: Path, module: str, folder: Path, metrics: dict | None = None) -> Path:
+    """Export one module of a trained checkpoint as an fp16 brick (what ships under models/)."""
+    if not checkpoint.is_file():
+        raise LegoError(f"{checkpoint}: not trained yet (run its recipe first)")
+    loaded = load_model(checkpoint)
+    card = export_brick(loaded.model, loaded.checkpoint, module, folder, fp16=True, metrics=metrics,
+                        source=str(checkpoint.relative_to(ROOT)))
+    print(f"exported {card.relative_to(ROOT)}")
+    return card
+
+
+def decoder_brick(ingestor: str) -> Path:
+    """models/de-en-I/de-en.decoder.json, exported from the Multi30k De→En recipe if not there yet."""
+    card = ROOT / "models" / f"de-en-{ingestor}" / "de-en.decoder.json"
+    if card.is_file():
+        return card
+    results = ROOT / "results" / "multi30k" / f"lego-{ingestor}.json"
+    metrics = {}
+    if results.is_file():
+        record = json.loads(results.read_text())
+        metrics = {f"{record['test_set']}_bleu": record["bleu"]}
+    return export(ROOT / "runs" / "multi30k" / f"lego-{ingestor}" / "checkpoint_best.safetensors", "decoder",
+                  card.parent, metrics)
+
+
+def encoder_brick(lang: str, ingestor: str, records: list[dict] | None) -> Path:
+    card = ROOT / "models" / f"{lang}-en-{ingestor}" / f"{lang}-en.encoder.json"
+    if card.is_file() and not records:
+        return card
+    metrics = {f"{r['test_set']}_ctc_readout_bleu": r["ctc_readout_bleu"][0] for r in records or []}
+    return export(ROOT / "runs" / f"{lang}-en" / f"lego-{ingestor}" / "checkpoint_best.safetensors", "encoder",
+                  card.parent, metrics)
+
+
+def run_language(lang: str, ingestors: list[str], stages: list[str], score_only: bool, opts: SearchOptions) -> None:
+    recipe, results = ROOT / "recipes" / f"{lang}-en", ROOT / "results" / f"{lang}-en"
+    tests = TEST_SETS[lang]
+
+    def train_and_score(config: Path, system: str) -> list[dict]:
+        if not score_only:
+            train_system(config)
+        return score_system(config, tests, results, system, opts)
+
+    if "baseline" in stages:
+        train_and_score(recipe / "baseline.yaml", "baseline")
+    for ing in ingestors:
+        if "lego" in stages:
+            decoder_brick(ing)  # the encoder's `length_ratio: auto` reads its card
+            records = train_and_score(recipe / f"lego-{ing}.yaml", f"lego-{ing}")
+            encoder_brick(lang, ing, records)
+        if "zero-shot" in stages:
+            folder = ROOT / "runs" / f"{lang}-en" / f"zero-shot-{ing}"
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", LengthRatioWarning)  # recorded in composition.json
+                _, notes = compose([encoder_brick(lang, ing, None), decoder_brick(ing)], folder)
+            for note in notes:
+                print(f"warning: {note}")
+            score_composed(folder, f"{lang}-en", tests, results, f"zero-shot-{ing}", opts)
+        if "fine-tune" in stages:
+            encoder_brick(lang, ing, None), decoder_brick(ing)
+            train_and_score(recipe / f"fine-tuned-{ing}.yaml", f"fine-tuned-{ing}")
+
+
+def main() -> None:
+    reexec_with_jemalloc()
+    os.chdir(ROOT)  # config paths are relative to the repository root
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("langs", nargs="+", choices=list(TEST_SETS), help="source language(s) X of X→En")
+    parser.add_argument("--ingestors", nargs="+", default=list(INGESTORS), choices=INGESTORS)
+    parser.add_argument("--stages", nargs="+", default=list(STAGES), choices=STAGES)
+    parser.add_argument("--score-only", action="store_true", help="skip training; score what is trained")
+    parser.add_argument("--beam", type=int, default=5)
+    args = parser.parse_args()
+    try:
+        for lang in args.langs:
+            run_language(lang, args.ingestors, args.stages, args.score_only, SearchOptions(beam_size=args.beam))
+    except LegoError as exc:
+        sys.exit(f"error: {exc}")
+
+
+if __name__ == "__main__":
+    main()
