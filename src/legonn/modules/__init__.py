@@ -2,6 +2,14 @@
 
 from legonn.modules.baseline import Baseline, BaselineConfig  # noqa: F401
 from legonn.modules.decoder import AutoregressiveDecoder, Decoder, DecoderConfig  # noqa: F401
-from legonn.modules.encoders import InterfaceHead, TextEncoder, TextEncoderConfig  # noqa: F401
+from legonn.modules.encoders import (  # noqa: F401
+    InterfaceHead,
+    MarginalEncoder,
+    MarginalEncoderConfig,
+    SpeechEncoder,
+    SpeechEncoderConfig,
+    TextEncoder,
+    TextEncoderConfig,
+)
 from legonn.modules.ingestors import BeamConv, WeightedEmbedding  # noqa: F401
 from legonn.modules.length import OutputLengthController  # noqa: F401

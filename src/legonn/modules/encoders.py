@@ -1,4 +1,5 @@
-"""Encoders: map their input to `Marginals` over an interface vocabulary, grounded by CTC."""
+"""Encoders: map their input (tokens, speech features, upstream marginals) to `Marginals` over an
+interface vocabulary, grounded by CTC."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ import torch
 from torch import Tensor, nn
 
 from legonn.interface import Marginals, VocabId, lengths_to_padding_mask
+from legonn.modules.ingestors import add_positions, build_ingestor
 from legonn.modules.length import OutputLengthController
-from legonn.nn import Dropout, EncoderLayer, sinusoidal_positions
+from legonn.nn import MIN_FRAMES, Conv2dSubsampling, Dropout, EncoderLayer, sinusoidal_positions
 
 
 class InterfaceHead(nn.Module):
@@ -77,3 +79,107 @@ class TextEncoder(nn.Module):
         return self.head(y, out_lengths)
 
 
+@dataclass(frozen=True)
+class SpeechEncoderConfig:
+    """Sizes of a `SpeechEncoder`.
+
+    feature_dim: filterbank bins; channels: width of the two subsampling convolutions;
+    length_ratio: OLC α applied to the 4×-subsampled frames (0.5 ≈ 12.5 outputs per second).
+    """
+
+    feature_dim: int = 80
+    channels: int = 256
+    dim: int = 256
+    heads: int = 4
+    ff_dim: int = 1024
+    group1_layers: int = 6
+    group2_layers: int = 1
+    length_ratio: float = 0.5
+    max_positions: int = 1024
+    dropout: float = 0.1
+
+
+class SpeechEncoder(nn.Module):
+    """Features → 4× conv subsampling → group 1 → OLC (group 2) → interface head → Marginals."""
+
+    def __init__(self, cfg: SpeechEncoderConfig, out_vocab: VocabId):
+        super().__init__()
+        self.cfg, self.out_vocab = cfg, out_vocab
+        self.subsample = Conv2dSubsampling(cfg.feature_dim, cfg.dim, cfg.channels)
+        self.group1 = nn.ModuleList(
+            EncoderLayer(cfg.dim, cfg.heads, cfg.ff_dim, cfg.dropout) for _ in range(cfg.group1_layers)
+        )
+        self.olc = OutputLengthController(
+            cfg.dim, cfg.heads, cfg.ff_dim, cfg.group2_layers, cfg.length_ratio, cfg.max_positions, cfg.dropout
+        )
+        self.norm1 = nn.LayerNorm(cfg.dim)
+        self.head = InterfaceHead(cfg.dim, out_vocab)
+        self.drop = Dropout(cfg.dropout)
+
+    def forward(self, features: Tensor, lengths: Tensor) -> Marginals:
+        """features: B × T × F (normalised, 0-padded), lengths: B → Marginals B × ceil(α·T') × V, T' ≈ T/4."""
+        if int(lengths.min()) < MIN_FRAMES:
+            raise ValueError(f"an utterance of {int(lengths.min())} frames is too short for 4× subsampling "
+                             f"(≥ {MIN_FRAMES})")
+        x, sub_lengths = self.subsample(features, lengths)
+        t = x.size(1)
+        x = self.drop(x * math.sqrt(self.cfg.dim) + sinusoidal_positions(t, self.cfg.dim, x.device))
+        mask = lengths_to_padding_mask(sub_lengths, t)
+        for layer in self.group1:
+            x = layer(x, mask)
+        y, out_lengths = self.olc(self.norm1(x), sub_lengths)
+        return self.head(y, out_lengths)
+
+
+@dataclass(frozen=True)
+class MarginalEncoderConfig:
+    """Sizes of a `MarginalEncoder` (reads upstream marginals, e.g. over phonemes).
+
+    ingestor/receptive_field/beam/kernel: as in `DecoderConfig`; length_ratio: OLC α over the
+    upstream positions (e.g. phonemes → sub-words is < 1).
+    """
+
+    dim: int = 256
+    heads: int = 4
+    ff_dim: int = 1024
+    ingestor: str = "wemb"
+    receptive_field: int = 1
+    beam: int = 4
+    kernel: int = 3
+    group1_layers: int = 3
+    group2_layers: int = 1
+    length_ratio: float = 1.0
+    max_positions: int = 1024
+    dropout: float = 0.1
+
+
+class MarginalEncoder(nn.Module):
+    """Upstream Marginals → ingestor → group 1 → OLC (group 2) → interface head → Marginals.
+
+    Modality-agnostic: it only ever sees marginals, so it can sit between any encoder that emits
+    `in_vocab` and any module that reads `out_vocab`, making chains of three or more modules.
+    """
+
+    def __init__(self, cfg: MarginalEncoderConfig, in_vocab: VocabId, out_vocab: VocabId):
+        super().__init__()
+        self.cfg, self.in_vocab, self.out_vocab = cfg, in_vocab, out_vocab
+        self.ingestor = build_ingestor(cfg.ingestor, in_vocab.size, cfg.dim, cfg.receptive_field, cfg.beam, cfg.kernel)
+        self.group1 = nn.ModuleList(
+            EncoderLayer(cfg.dim, cfg.heads, cfg.ff_dim, cfg.dropout) for _ in range(cfg.group1_layers)
+        )
+        self.olc = OutputLengthController(
+            cfg.dim, cfg.heads, cfg.ff_dim, cfg.group2_layers, cfg.length_ratio, cfg.max_positions, cfg.dropout
+        )
+        self.norm1 = nn.LayerNorm(cfg.dim)
+        self.head = InterfaceHead(cfg.dim, out_vocab)
+        self.drop = Dropout(cfg.dropout)
+
+    def forward(self, marginals: Marginals) -> Marginals:
+        """Marginals B × T × V_in (checked against in_vocab) → Marginals B × ceil(α·T) × V_out."""
+        marginals.checked(self.in_vocab, "marginal encoder input")
+        x = self.drop(add_positions(self.ingestor(marginals)))
+        mask = marginals.padding_mask
+        for layer in self.group1:
+            x = layer(x, mask)
+        y, out_lengths = self.olc(self.norm1(x), marginals.lengths)
+        return self.head(y, out_lengths)

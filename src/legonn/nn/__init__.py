@@ -1,4 +1,4 @@
-"""Layers shared by all modules: attention blocks and positions."""
+"""Layers shared by all modules: attention blocks, positions, speech subsampling."""
 
 from legonn.nn.layers import (  # noqa: F401
     DecoderLayer,
@@ -7,3 +7,4 @@ from legonn.nn.layers import (  # noqa: F401
     MultiHeadAttention,
     sinusoidal_positions,
 )
+from legonn.nn.subsampling import MIN_FRAMES, Conv2dSubsampling, subsampled_lengths  # noqa: F401

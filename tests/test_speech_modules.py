@@ -1,0 +1,79 @@
+"""SpeechEncoder and MarginalEncoder: shapes, lengths, masking, vocabulary checks, and a chain of three
+modules (speech → phonemes → sub-words → decoder) whose every hand-over is a checked `Marginals`."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from legonn.interface import Marginals, VocabId, VocabMismatch
+from legonn.model import LegoModel
+from legonn.modules import (Decoder, DecoderConfig, MarginalEncoder, MarginalEncoderConfig, SpeechEncoder,
+                            SpeechEncoderConfig)
+from legonn.nn import Conv2dSubsampling, subsampled_lengths
+
+PHONES = VocabId("phones-fingerprint", 50)
+WORDS = VocabId("words-fingerprint", 120)
+SMALL = dict(dim=32, heads=2, ff_dim=64, group1_layers=1, group2_layers=1, dropout=0.0)
+
+
+def speech_encoder(**kw) -> SpeechEncoder:
+    return SpeechEncoder(SpeechEncoderConfig(feature_dim=80, channels=8, **{**SMALL, **kw}), PHONES).eval()
+
+
+def test_subsampling_lengths_match_the_convolutions():
+    sub = Conv2dSubsampling(80, 16, channels=4)
+    for t in (7, 8, 9, 10, 50, 101):
+        out, lengths = sub(torch.randn(1, t, 80), torch.tensor([t]))
+        assert out.shape == (1, int(lengths), 16) and int(lengths) == int(subsampled_lengths(torch.tensor(t)))
+    assert int(subsampled_lengths(torch.tensor(100))) == 24  # ≈ T/4
+
+
+def test_speech_encoder_emits_marginals_of_olc_length():
+    enc = speech_encoder(length_ratio=0.5)
+    feats, lengths = torch.randn(3, 120, 80), torch.tensor([120, 90, 40])
+    m = enc(feats, lengths)
+    sub = subsampled_lengths(lengths)
+    assert m.vocab == PHONES and m.log_probs.shape[:2] == (3, int(torch.ceil(sub.max() * 0.5)))
+    assert torch.equal(m.lengths, torch.ceil(sub * 0.5).long())
+    assert torch.allclose(m.log_probs.exp().sum(-1), torch.ones(3, m.log_probs.size(1)), atol=1e-5)
+
+
+def test_speech_encoder_ignores_padding():
+    enc = speech_encoder()
+    feats = torch.randn(1, 60, 80)
+    alone = enc(feats, torch.tensor([60]))
+    padded = enc(torch.cat([feats, torch.randn(1, 40, 80)], 1), torch.tensor([60]))
+    k = int(alone.lengths[0])
+    assert torch.allclose(alone.log_probs[0, :k], padded.log_probs[0, :k], atol=1e-5)
+
+
+def test_speech_encoder_refuses_too_short_input():
+    with pytest.raises(ValueError, match="too short"):
+        speech_encoder()(torch.randn(1, 6, 80), torch.tensor([6]))
+
+
+@pytest.mark.parametrize("ingestor", ["wemb", "beamconv"])
+def test_marginal_encoder_maps_between_vocabularies(ingestor):
+    enc = MarginalEncoder(MarginalEncoderConfig(ingestor=ingestor, length_ratio=0.75, **SMALL), PHONES, WORDS).eval()
+    upstream = Marginals(torch.randn(2, 20, 50).log_softmax(-1), torch.tensor([20, 12]), PHONES)
+    out = enc(upstream)
+    assert out.vocab == WORDS and out.log_probs.shape == (2, 15, 120)
+    assert torch.equal(out.lengths, torch.tensor([15, 9]))
+    with pytest.raises(VocabMismatch):
+        enc(Marginals(torch.randn(2, 20, 120).log_softmax(-1), torch.tensor([20, 12]), WORDS))
+
+
+def test_three_module_chain_trains_end_to_end_through_wemb():
+    speech = speech_encoder()
+    middle = MarginalEncoder(MarginalEncoderConfig(length_ratio=1.0, **SMALL), PHONES, WORDS)
+    decoder = Decoder(DecoderConfig(out_vocab_size=120, dim=32, heads=2, ff_dim=64, ingest_layers=1,
+                                    decoder_layers=1, dropout=0.0), WORDS)
+    model = LegoModel([speech, middle], decoder).train()
+    logits, interfaces = model(torch.randn(2, 80, 80), torch.tensor([80, 64]), torch.randint(4, 120, (2, 5)))
+    assert logits.shape == (2, 5, 120) and [m.vocab for m in interfaces] == [PHONES, WORDS]
+    logits.sum().backward()
+    assert speech.subsample.proj.weight.grad is not None  # WEmb hand-overs are differentiable end to end
+    words_to_words = MarginalEncoder(MarginalEncoderConfig(**SMALL), WORDS, WORDS)
+    with pytest.raises(VocabMismatch):
+        LegoModel([speech, words_to_words], decoder)  # the speech encoder emits phonemes
