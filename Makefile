@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+APT_PACKAGES := libjemalloc2 espeak-ng flite festival festvox-kdlpc16k sox
 
 .PHONY: demo test bench results clean-venv help
 
@@ -13,11 +14,14 @@ help:
 	@echo "make results  regenerate docs/results.md from results/**/*.json"
 
 $(STAMP): requirements.txt pyproject.toml
-	@# optional: jemalloc makes CPU training 15-35 % faster (see src/legonn/allocator.py)
-	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && ! ls /usr/lib/*/libjemalloc.so.2 >/dev/null 2>&1; then \
-	  { apt-get install -y -q libjemalloc2 >/dev/null 2>&1 || { apt-get update -q >/dev/null 2>&1 && \
-	    apt-get install -y -q libjemalloc2 >/dev/null 2>&1; }; } && echo "installed libjemalloc2" || \
-	  echo "note: libjemalloc2 not installed; legonn runs on the system allocator"; fi
+	@# system packages (root + apt only): jemalloc makes CPU training 15-35 % faster (src/legonn/allocator.py);
+	@# espeak-ng, flite, festival and sox synthesise the speech corpora (src/legonn/data/synth.py)
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	  if [ -n "$$missing" ]; then \
+	    { apt-get install -y -q $$missing >/dev/null 2>&1 || { apt-get update -q >/dev/null 2>&1 && \
+	      apt-get install -y -q $$missing >/dev/null 2>&1; }; } && echo "installed" $$missing || \
+	      echo "note: could not install" $$missing; fi; fi
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .

@@ -243,6 +243,46 @@ def compose(bricks, output):
     click.echo(f"wrote {path}")
 
 
+@main.group()
+def data():
+    """Make data: synthesised speech corpora."""
+
+
+@data.command()
+@click.argument("text_file", type=click.Path(path_type=Path))
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
+              help="Folder for audio/*.flac and manifest.tsv.")
+@click.option("--voices", default="train", show_default=True,
+              help="'train', 'test' (voices never used for training) or engine/voice,… e.g. flite/slt,piper/joe.")
+@click.option("--prefix", default=None, help="Utterance id prefix (default: the output folder's name).")
+@click.option("--limit", type=int, default=0, help="Only the first N sentences (0: all).")
+@click.option("--seed", type=int, default=1, show_default=True, help="Seeds the voice, tempo and pitch of each clip.")
+@click.option("--workers", type=int, default=2, show_default=True, help="Parallel synthesis processes.")
+@friendly_errors
+def synth(text_file, output, voices, prefix, limit, seed, workers):
+    """Speak TEXT_FILE (one sentence a line, plain or .gz) into 16 kHz FLAC + a TSV manifest.
+
+    Resumable: clips already made are kept. Each clip gets a voice, tempo and pitch drawn from the
+    seed and its id, so the same command makes the same corpus.
+    """
+    from tqdm import tqdm
+
+    from legonn.data.speech import write_manifest
+    from legonn.data.synth import build_corpus, check_engines, parse_voices, plan_corpus
+    from legonn.data.text import read_lines
+
+    chosen = parse_voices(voices)
+    check_engines(chosen)
+    texts = read_lines(text_file)
+    texts = texts[:limit] if limit else texts
+    jobs = plan_corpus(texts, chosen, output, prefix or output.name, seed)
+    with tqdm(total=len(jobs), desc="synthesising", unit="utt") as bar:
+        utterances = build_corpus(jobs, workers, bar)
+    write_manifest(output / "manifest.tsv", utterances)
+    hours = sum(u.samples for u in utterances) / 16000 / 3600
+    click.echo(f"wrote {output / 'manifest.tsv'}: {len(utterances)} utterances, {hours:.2f} h, voices: {', '.join(chosen)}")
+
+
 def run() -> None:
     """Console-script entry point: restart under jemalloc when installed (see legonn.allocator)."""
     from legonn.allocator import reexec_with_jemalloc
