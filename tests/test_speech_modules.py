@@ -77,3 +77,16 @@ def test_three_module_chain_trains_end_to_end_through_wemb():
     words_to_words = MarginalEncoder(MarginalEncoderConfig(**SMALL), WORDS, WORDS)
     with pytest.raises(VocabMismatch):
         LegoModel([speech, words_to_words], decoder)  # the speech encoder emits phonemes
+
+
+@pytest.mark.parametrize("arch", ["lego", "baseline"])
+def test_build_model_for_speech_input(arch):
+    from legonn.model import ModelConfig, build_model
+
+    cfg = ModelConfig(arch=arch, input="speech", feature_dim=80, channels=8, dim=32, heads=2, ff_dim=64,
+                      encoder_layers=1, decoder_layers=1, length_ratio=0.5, dropout=0.0)
+    model = build_model(cfg, 0, WORDS).eval()
+    logits, interfaces = model(torch.randn(2, 60, 80), torch.tensor([60, 44]), torch.randint(4, 120, (2, 3)))
+    assert logits.shape == (2, 3, 120) and len(interfaces) == (1 if arch == "lego" else 0)
+    with pytest.raises(ValueError, match="model.input"):
+        build_model(ModelConfig(input="video"), 0, WORDS)

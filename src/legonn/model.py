@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from torch import Tensor, nn
 
 from legonn.interface import Marginals, VocabId
-from legonn.modules import Baseline, BaselineConfig, Decoder, DecoderConfig, TextEncoder, TextEncoderConfig
+from legonn.modules import (Baseline, BaselineConfig, Decoder, DecoderConfig, SpeechEncoder, SpeechEncoderConfig,
+                            TextEncoder, TextEncoderConfig)
 from legonn.modules.decoder import Encoded
 
 
@@ -51,13 +52,18 @@ class LegoModel(nn.Module):
 class ModelConfig:
     """The model section of an experiment config.
 
-    arch: 'lego' (TextEncoder → Decoder through Marginals) or 'baseline' (plain transformer).
+    arch: 'lego' (encoder → Decoder through Marginals) or 'baseline' (plain transformer).
+    input: 'tokens' (TextEncoder) or 'speech' (SpeechEncoder over feature_dim filterbanks, with
+    `channels`-wide 4× conv subsampling).
     encoder_layers: baseline encoder depth, or LegoNN group-1 depth; group2_layers: OLC blocks;
     length_ratio: OLC α, or 'auto' (fit to init.decoder's card, resolved before building); ingestor: 'wemb' | 'beamconv' with receptive_field / beam / kernel;
     ingest_layers: decoder-side encoder layers over the ingested marginals.
     """
 
     arch: str = "lego"
+    input: str = "tokens"
+    feature_dim: int = 80
+    channels: int = 256
     dim: int = 256
     heads: int = 4
     ff_dim: int = 1024
@@ -76,16 +82,26 @@ class ModelConfig:
 
 def build_model(cfg: ModelConfig, src_vocab_size: int, tgt_vocab: VocabId) -> nn.Module:
     """Build a Baseline or a two-module LegoModel whose interface vocabulary is the target vocabulary."""
+    if cfg.input not in ("tokens", "speech"):
+        raise ValueError(f"model.input: unknown input {cfg.input!r} (expected 'tokens' or 'speech')")
     if cfg.arch == "baseline":
         return Baseline(BaselineConfig(src_vocab_size, tgt_vocab.size, cfg.dim, cfg.heads, cfg.ff_dim,
-                                       cfg.encoder_layers, cfg.decoder_layers, cfg.dropout))
+                                       cfg.encoder_layers, cfg.decoder_layers, cfg.dropout, cfg.input,
+                                       cfg.feature_dim, cfg.channels))
     if cfg.arch != "lego":
         raise ValueError(f"model.arch: unknown architecture {cfg.arch!r} (expected 'lego' or 'baseline')")
-    encoder = TextEncoder(
-        TextEncoderConfig(src_vocab_size, cfg.dim, cfg.heads, cfg.ff_dim, cfg.encoder_layers, cfg.group2_layers,
-                          cfg.length_ratio, cfg.max_positions, cfg.dropout),
-        tgt_vocab,
-    )
+    if cfg.input == "speech":
+        encoder = SpeechEncoder(
+            SpeechEncoderConfig(cfg.feature_dim, cfg.channels, cfg.dim, cfg.heads, cfg.ff_dim, cfg.encoder_layers,
+                                cfg.group2_layers, cfg.length_ratio, cfg.max_positions, cfg.dropout),
+            tgt_vocab,
+        )
+    else:
+        encoder = TextEncoder(
+            TextEncoderConfig(src_vocab_size, cfg.dim, cfg.heads, cfg.ff_dim, cfg.encoder_layers, cfg.group2_layers,
+                              cfg.length_ratio, cfg.max_positions, cfg.dropout),
+            tgt_vocab,
+        )
     decoder = Decoder(
         DecoderConfig(tgt_vocab.size, cfg.dim, cfg.heads, cfg.ff_dim, cfg.ingestor, cfg.receptive_field, cfg.beam,
                       cfg.kernel, cfg.ingest_layers, cfg.decoder_layers, cfg.dropout),

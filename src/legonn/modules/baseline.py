@@ -9,12 +9,13 @@ from torch import Tensor, nn
 
 from legonn.interface import lengths_to_padding_mask
 from legonn.modules.decoder import AutoregressiveDecoder, Encoded
-from legonn.nn import Dropout, EncoderLayer, sinusoidal_positions
+from legonn.nn import MIN_FRAMES, Conv2dSubsampling, Dropout, EncoderLayer, sinusoidal_positions
 
 
 @dataclass(frozen=True)
 class BaselineConfig:
-    """Sizes of the monolithic `Baseline`."""
+    """Sizes of the monolithic `Baseline`. input: 'tokens' (src_vocab_size ids) or 'speech' (feature_dim
+    filterbanks through the same 4× conv subsampling as the SpeechEncoder)."""
 
     src_vocab_size: int
     out_vocab_size: int
@@ -24,6 +25,9 @@ class BaselineConfig:
     encoder_layers: int = 4
     decoder_layers: int = 3
     dropout: float = 0.1
+    input: str = "tokens"
+    feature_dim: int = 80
+    channels: int = 256
 
 
 class Baseline(nn.Module):
@@ -32,8 +36,13 @@ class Baseline(nn.Module):
     def __init__(self, cfg: BaselineConfig):
         super().__init__()
         self.cfg = cfg
-        self.embed = nn.Embedding(cfg.src_vocab_size, cfg.dim, padding_idx=0)
-        nn.init.normal_(self.embed.weight, std=cfg.dim**-0.5)
+        if cfg.input == "speech":
+            self.subsample = Conv2dSubsampling(cfg.feature_dim, cfg.dim, cfg.channels)
+        elif cfg.input == "tokens":
+            self.embed = nn.Embedding(cfg.src_vocab_size, cfg.dim, padding_idx=0)
+            nn.init.normal_(self.embed.weight, std=cfg.dim**-0.5)
+        else:
+            raise ValueError(f"model.input: unknown input {cfg.input!r} (expected 'tokens' or 'speech')")
         self.layers = nn.ModuleList(
             EncoderLayer(cfg.dim, cfg.heads, cfg.ff_dim, cfg.dropout) for _ in range(cfg.encoder_layers)
         )
@@ -42,17 +51,22 @@ class Baseline(nn.Module):
         self.ar = AutoregressiveDecoder(cfg.out_vocab_size, cfg.dim, cfg.heads, cfg.ff_dim, cfg.decoder_layers,
                                         cfg.dropout)
 
-    def encode(self, tokens: Tensor, lengths: Tensor) -> Encoded:
-        """tokens: B × T → memory B × T × D (no interfaces)."""
-        t = tokens.size(1)
-        x = self.embed(tokens) * math.sqrt(self.cfg.dim) + sinusoidal_positions(t, self.cfg.dim, tokens.device)
-        x = self.drop(x)
+    def encode(self, inputs: Tensor, lengths: Tensor) -> Encoded:
+        """tokens B × T, or features B × T × F (→ T' ≈ T/4) → memory B × T × D (no interfaces)."""
+        if self.cfg.input == "speech":
+            if int(lengths.min()) < MIN_FRAMES:
+                raise ValueError(f"an utterance of {int(lengths.min())} frames is too short for 4× subsampling")
+            x, lengths = self.subsample(inputs, lengths)
+        else:
+            x = self.embed(inputs)
+        t = x.size(1)
+        x = self.drop(x * math.sqrt(self.cfg.dim) + sinusoidal_positions(t, self.cfg.dim, x.device))
         mask = lengths_to_padding_mask(lengths, t)
         for layer in self.layers:
             x = layer(x, mask)
         return Encoded(self.norm(x), mask, [])
 
-    def forward(self, tokens: Tensor, lengths: Tensor, prev_tokens: Tensor) -> tuple[Tensor, list]:
+    def forward(self, inputs: Tensor, lengths: Tensor, prev_tokens: Tensor) -> tuple[Tensor, list]:
         """→ (logits B × L × V, no interfaces)."""
-        enc = self.encode(tokens, lengths)
+        enc = self.encode(inputs, lengths)
         return self.ar(prev_tokens, enc.memory, enc.padding_mask), []
