@@ -67,3 +67,38 @@ def tiny_config(tiny_corpus, tiny_vocabs, tmp_path) -> Path:
     path = tmp_path / "tiny.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_speech(tiny_corpus, tmp_path_factory) -> dict[str, Path]:
+    """16 training clips (espeak-ng) and 4 validation clips (flite, an unseen voice) of Multi30k English
+    captions, with their manifests."""
+    from legonn.data.speech import write_manifest
+    from legonn.data.synth import build_corpus, plan_corpus
+
+    d = tmp_path_factory.mktemp("speech")
+    english = tiny_corpus["train.en"].read_text(encoding="utf-8").splitlines()
+    out = {}
+    for split, texts, voices in (("train", english[:16], ("espeak-ng/en-us",)), ("valid", english[16:20], ("flite/slt",))):
+        utts = build_corpus(plan_corpus(texts, voices, d / split, split, seed=1))
+        write_manifest(d / split / "manifest.tsv", utts)
+        out[split] = d / split / "manifest.tsv"
+    return out
+
+
+@pytest.fixture
+def tiny_speech_config(tiny_speech, tiny_vocabs, tmp_path) -> Path:
+    """A very small speech LegoNN config (SpeechEncoder → WEmb Decoder) for a few fp32 steps."""
+    cfg = {
+        "name": "tiny-asr", "task": "asr-en", "out_dir": str(tmp_path / "run"),
+        "data": {"train_manifest": str(tiny_speech["train"]), "valid_manifest": str(tiny_speech["valid"]),
+                 "tgt_vocab": str(tiny_vocabs["en"]), "feature_cache": str(tmp_path / "features")},
+        "model": {"arch": "lego", "input": "speech", "channels": 8, "dim": 32, "heads": 2, "ff_dim": 64,
+                  "encoder_layers": 1, "group2_layers": 1, "length_ratio": 1.0, "ingest_layers": 1,
+                  "decoder_layers": 1, "dropout": 0.1},
+        "train": {"max_tokens": 3000, "max_steps": 6, "max_epochs": 10, "precision": "fp32", "log_every": 2,
+                  "save_every": 2, "warmup_steps": 5, "threads": 1},
+    }
+    path = tmp_path / "tiny-asr.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path

@@ -11,15 +11,16 @@ from torch import nn
 
 from legonn.bricks import load_brick
 from legonn.config import ExperimentConfig
-from legonn.data.batching import EncodedPairs
 from legonn.errors import LegoError
 from legonn.length_stats import auto_ratio
 from legonn.model import LegoModel
 from legonn.vocab import Vocabulary
 
 
-def resolve_length_ratio(cfg: ExperimentConfig, pairs: EncodedPairs) -> tuple[ExperimentConfig, dict]:
-    """`model.length_ratio: auto` → the α whose K/L on this data matches the decoder brick's mean K/L."""
+def resolve_length_ratio(cfg: ExperimentConfig, src_lengths: list[int], tgt_lengths: list[int]) -> tuple[ExperimentConfig, dict]:
+    """`model.length_ratio: auto` → the α whose K/L on this data matches the decoder brick's mean K/L.
+
+    src_lengths: the positions the encoder's OLC reads per pair (tokens, or subsampled speech frames)."""
     if cfg.model.length_ratio != "auto":
         return cfg, {}
     reference = cfg.init.length_reference
@@ -28,7 +29,7 @@ def resolve_length_ratio(cfg: ExperimentConfig, pairs: EncodedPairs) -> tuple[Ex
     if card["kind"] != "decoder" or not stats:
         raise LegoError(f"{reference}: not a decoder card with length_ratio statistics, so model.length_ratio "
                         "cannot be 'auto'")
-    alpha = auto_ratio(stats, [len(s) for s in pairs.src], [len(t) for t in pairs.tgt])
+    alpha = auto_ratio(stats, src_lengths, tgt_lengths)
     note = {"length_ratio_auto": {"decoder": reference, "decoder_mean": stats["mean"], "alpha": alpha}}
     return replace(cfg, model=replace(cfg.model, length_ratio=alpha)), note
 

@@ -31,6 +31,7 @@ class TrainerState:
     epoch: int = 1
     batches_done: int = 0
     best_bleu: float = -1.0
+    best_wer: float = -1.0  # speech runs select on WER; -1: none yet
     bad_epochs: int = 0
     train_seconds: float = 0.0
     target_tokens: int = 0
@@ -44,7 +45,7 @@ class Checkpoint:
     optimizer: dict | None
     rng: torch.Tensor | None  # rank 0's (or the only process's) torch RNG state
     rank_rngs: dict[int, torch.Tensor]  # every rank's RNG state in a multi-process run
-    src_vocab: Vocabulary
+    src_vocab: Vocabulary | None  # None for speech models
     tgt_vocab: Vocabulary
     extra: dict
 
@@ -54,10 +55,11 @@ def _bytes_tensor(data: bytes) -> torch.Tensor:
 
 
 def save_checkpoint(path: str | Path, config: ExperimentConfig, state: TrainerState, model: nn.Module,
-                    src_vocab: Vocabulary, tgt_vocab: Vocabulary, optimizer: torch.optim.Optimizer | None = None,
+                    src_vocab: Vocabulary | None, tgt_vocab: Vocabulary, optimizer: torch.optim.Optimizer | None = None,
                     extra: dict | None = None, rank_rngs: list[torch.Tensor] | None = None) -> None:
     tensors = {f"model.{k}": v.detach().contiguous() for k, v in model.state_dict().items()}
-    tensors["vocab.src"] = _bytes_tensor(src_vocab.model_bytes)
+    if src_vocab is not None:  # speech models read features, not tokens
+        tensors["vocab.src"] = _bytes_tensor(src_vocab.model_bytes)
     tensors["vocab.tgt"] = _bytes_tensor(tgt_vocab.model_bytes)
     tensors["rng.torch"] = torch.get_rng_state()
     for rank, rng_state in enumerate(rank_rngs or []):
@@ -145,7 +147,8 @@ def _unpack(path: Path, tensors: dict, meta: dict) -> Checkpoint:
         optimizer=optimizer,
         rng=tensors.get("rng.torch"),
         rank_rngs={int(k.removeprefix("rng.torch.rank")): v for k, v in tensors.items() if k.startswith("rng.torch.rank")},
-        src_vocab=Vocabulary(tensors["vocab.src"].numpy().tobytes(), f"{path}[vocab.src]"),
+        src_vocab=(Vocabulary(tensors["vocab.src"].numpy().tobytes(), f"{path}[vocab.src]")
+                   if "vocab.src" in tensors else None),
         tgt_vocab=Vocabulary(tensors["vocab.tgt"].numpy().tobytes(), f"{path}[vocab.tgt]"),
         extra=json.loads(meta.get("extra", "{}")),
     )

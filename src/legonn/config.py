@@ -21,8 +21,11 @@ from legonn.model import ModelConfig
 
 @dataclass(frozen=True)
 class DataConfig:
-    """Where the text and vocabularies are. Paths are relative to the working directory.
+    """Where the data and vocabularies are. Paths are relative to the working directory.
 
+    Text: train_/valid_ src and tgt files, src_vocab and tgt_vocab. Speech: train_/valid_manifest
+    (TSV: id, path, samples, text, voice; see legonn.data.speech) and tgt_vocab; features are cached
+    under feature_cache; clips over max_seconds are errors.
     max_len: longest sentence in sentencepiece tokens; a longer one is an error naming its line.
     """
 
@@ -33,17 +36,22 @@ class DataConfig:
     src_vocab: str = ""
     tgt_vocab: str = ""
     max_len: int = 200
+    train_manifest: str = ""
+    valid_manifest: str = ""
+    feature_cache: str = "runs/feature-cache"
+    max_seconds: float = 30.0
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     """Optimisation and bookkeeping.
 
-    max_tokens: padded tokens per batch; lr peaks after warmup_steps then decays as 1/sqrt(step);
+    max_tokens: padded source positions per batch (tokens, or feature frames for speech); lr peaks after warmup_steps then decays as 1/sqrt(step);
     max_epochs / max_steps (0 = unlimited) bound the run; patience: epochs without a better
     validation BLEU before stopping (0 = never); precision: 'bf16' (autocast) or 'fp32';
     save_every: steps between `last` checkpoints; valid_max_sentences: cap on validation decoding;
-    freeze: modules ('encoder', 'decoder') whose weights stay fixed (kept in eval mode, no dropout).
+    freeze: modules ('encoder', 'decoder') whose weights stay fixed (kept in eval mode, no dropout);
+    spec_augment: SpecAugment masks on speech features during training (legonn.data.features).
     """
 
     max_tokens: int = 4096
@@ -63,6 +71,7 @@ class TrainConfig:
     save_every: int = 500
     valid_max_sentences: int = 0
     freeze: tuple[str, ...] = ()
+    spec_augment: bool = True
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from torch import nn
 
 from legonn.checkpoint import Checkpoint, load_checkpoint
 from legonn.data.batching import encode_sources, pad_sources
+from legonn.data.features import SpeechFrontEnd
 from legonn.errors import LegoError
 from legonn.model import build_model
 from legonn.search import SearchOptions, beam_search, max_target_length
@@ -29,10 +30,11 @@ class LoadedModel:
     """A model ready to translate, from a training checkpoint or a composed folder of bricks."""
 
     model: nn.Module
-    src_vocab: Vocabulary
+    src_vocab: Vocabulary | None  # None: a speech model (see front_end)
     tgt_vocab: Vocabulary
     max_len: int
     checkpoint: Checkpoint | None = None
+    front_end: SpeechFrontEnd | None = None
 
 
 def load_model(path: str | Path) -> LoadedModel:
@@ -46,11 +48,13 @@ def load_model(path: str | Path) -> LoadedModel:
         return LoadedModel(model, bricks[0].reads, bricks[-1].emits, olc_capacity(first.max_positions, first.length_ratio))
     ckpt = load_checkpoint(path)
     try:
-        model = build_model(ckpt.config.model, len(ckpt.src_vocab), ckpt.tgt_vocab.id)
+        model = build_model(ckpt.config.model, len(ckpt.src_vocab) if ckpt.src_vocab else 0, ckpt.tgt_vocab.id)
         model.load_state_dict(ckpt.model)
     except (RuntimeError, ValueError) as exc:
         raise LegoError(f"{path}: weights do not fit the model in its config ({str(exc).splitlines()[0]})") from None
-    return LoadedModel(model.eval(), ckpt.src_vocab, ckpt.tgt_vocab, longest_source(ckpt.config.model), ckpt)
+    front_end = SpeechFrontEnd.from_dict(ckpt.extra["speech"], str(path)) if "speech" in ckpt.extra else None
+    return LoadedModel(model.eval(), ckpt.src_vocab, ckpt.tgt_vocab, longest_source(ckpt.config.model), ckpt,
+                       front_end)
 
 
 def longest_source(cfg) -> int:
@@ -67,23 +71,33 @@ def olc_capacity(max_positions: int, ratio: float) -> int:
 
 
 @torch.no_grad()
+def decode_sources(model: nn.Module, tgt_vocab: Vocabulary, sources: list[np.ndarray], opts: SearchOptions,
+                   batch_size: int = 64, precision: str = "fp32", progress=None) -> list[tuple[str, list[str]]]:
+    """Encoded sources (token ids, or T × F speech features) → (hypothesis, CTC readout per interface),
+    in input order. Sources are batched by length."""
+    model.eval()
+    speech = bool(sources) and sources[0].ndim == 2
+    order = np.argsort([len(s) for s in sources], kind="stable")
+    results: list = [None] * len(sources)
+    for start in range(0, len(order), batch_size):
+        index = order[start : start + batch_size]
+        src, lengths = pad_sources([sources[i] for i in index])
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+            enc = model.encode(src, lengths)
+            # the output-length bound follows the encoder's positions: speech frames are subsampled 4×
+            hyps = beam_search(model.ar, enc, max_target_length(lengths // 4 if speech else lengths, opts), opts)
+        readouts = [[tgt_vocab.decode(ids) for ids in m.greedy()] for m in enc.interfaces]
+        for row, i in enumerate(index):
+            results[i] = (tgt_vocab.decode(hyps[row]), [r[row] for r in readouts])
+        if progress is not None:
+            progress.update(len(index))
+    return results
+
+
 def translate(model: nn.Module, src_vocab: Vocabulary, tgt_vocab: Vocabulary, sentences: list[str],
               opts: SearchOptions, max_len: int = 200, batch_size: int = 64, where: str = "<input>",
               precision: str = "fp32", progress=None) -> list[Translation]:
     """Translate `sentences` (order kept). Interfaces are read out with CTC greedy decoding."""
-    model.eval()
     encoded = encode_sources(sentences, src_vocab, max_len, where)
-    order = np.argsort([len(s) for s in encoded], kind="stable")
-    results: list[Translation | None] = [None] * len(sentences)
-    for start in range(0, len(order), batch_size):
-        index = order[start : start + batch_size]
-        src, lengths = pad_sources([encoded[i] for i in index])
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
-            enc = model.encode(src, lengths)
-            hyps = beam_search(model.ar, enc, max_target_length(lengths, opts), opts)
-        readouts = [[tgt_vocab.decode(ids) for ids in m.greedy()] for m in enc.interfaces]
-        for row, i in enumerate(index):
-            results[i] = Translation(sentences[i], tgt_vocab.decode(hyps[row]), [r[row] for r in readouts])
-        if progress is not None:
-            progress.update(len(index))
-    return results  # type: ignore[return-value]
+    out = decode_sources(model, tgt_vocab, encoded, opts, batch_size, precision, progress)
+    return [Translation(s, hyp, readouts) for s, (hyp, readouts) in zip(sentences, out)]

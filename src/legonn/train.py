@@ -22,16 +22,17 @@ from tqdm import tqdm
 from legonn.assemble import freeze, resolve_length_ratio, start_from_bricks
 from legonn.checkpoint import TrainerState, check_vocab, load_checkpoint, save_checkpoint
 from legonn.config import ExperimentConfig
-from legonn.data.batching import EncodedPairs, collate, encode_pairs, make_batches
-from legonn.data.text import read_parallel
+from legonn.data.batching import collate, make_batches
+from legonn.data.features import SpecAugmentConfig, spec_augment
+from legonn.data.task import TaskData, load_task_data
 from legonn.errors import LegoError
-from legonn.inference import translate
+from legonn.inference import decode_sources
 from legonn.length_stats import ctc_unalignable, ratio_stats
 from legonn.losses import lego_loss
 from legonn.model import build_model
-from legonn.score import bleu_chrf
+from legonn.score import bleu_chrf, wer
 from legonn.search import SearchOptions
-from legonn.vocab import Vocabulary, atomic_write_bytes
+from legonn.vocab import atomic_write_bytes
 
 
 @dataclass
@@ -47,12 +48,18 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def summarize_data(cfg: ExperimentConfig, pairs: EncodedPairs) -> dict:
-    """What a module was trained on, for its brick card: files, sizes, and the K/L length ratios."""
-    src_lengths = [len(s) for s in pairs.src]
+def summarize_data(cfg: ExperimentConfig, data: TaskData) -> dict:
+    """What a module was trained on, for its brick card: files, sizes, and the K/L length ratios
+    (K from the positions the encoder's OLC reads: tokens, or 4×-subsampled speech frames)."""
+    pairs = data.pairs
+    src_lengths = data.encoder_positions()
     tgt_lengths = [len(t) for t in pairs.tgt]
-    summary = {"task": cfg.task, "train_src": cfg.data.train_src, "train_tgt": cfg.data.train_tgt,
-               "pairs": len(pairs), "src_tokens": int(sum(src_lengths)), "tgt_tokens": int(sum(tgt_lengths))}
+    if data.speech:
+        summary = {"task": cfg.task, "train_manifest": cfg.data.train_manifest, "pairs": len(pairs),
+                   "frames": int(sum(len(s) for s in pairs.src)), "tgt_tokens": int(sum(tgt_lengths))}
+    else:
+        summary = {"task": cfg.task, "train_src": cfg.data.train_src, "train_tgt": cfg.data.train_tgt,
+                   "pairs": len(pairs), "src_tokens": int(sum(src_lengths)), "tgt_tokens": int(sum(tgt_lengths))}
     if cfg.model.arch == "lego":
         summary["length_ratio"] = ratio_stats(src_lengths, tgt_lengths, cfg.model.length_ratio)
         summary["ctc_unalignable_pairs"] = ctc_unalignable(src_lengths, [t.tolist() for t in pairs.tgt],
@@ -132,18 +139,14 @@ class Trainer:
         if cfg.train.threads > 0:
             torch.set_num_threads(cfg.train.threads)
         self.out = Path(cfg.out_dir)
-        self.src_vocab = Vocabulary.load(cfg.data.src_vocab)
-        self.tgt_vocab = Vocabulary.load(cfg.data.tgt_vocab)
-        train = read_parallel(cfg.data.train_src, cfg.data.train_tgt)
-        self.valid = read_parallel(cfg.data.valid_src, cfg.data.valid_tgt)
-        self.pairs: EncodedPairs = encode_pairs(train, self.src_vocab, self.tgt_vocab, cfg.data.max_len)
-        encode_pairs(self.valid, self.src_vocab, self.tgt_vocab, cfg.data.max_len)  # fail now, not after an epoch
-        cfg, auto_note = resolve_length_ratio(cfg, self.pairs)
+        self.data = load_task_data(cfg, progress and self.dist.main)
+        self.src_vocab, self.tgt_vocab, self.pairs = self.data.src_vocab, self.data.tgt_vocab, self.data.pairs
+        cfg, auto_note = resolve_length_ratio(cfg, self.data.encoder_positions(), [len(t) for t in self.pairs.tgt])
         self.cfg = cfg
-        self.data_summary = summarize_data(cfg, self.pairs) | auto_note
+        self.data_summary = summarize_data(cfg, self.data) | auto_note
         torch.manual_seed(cfg.train.seed)
         try:
-            self.model = build_model(cfg.model, len(self.src_vocab), self.tgt_vocab.id)
+            self.model = build_model(cfg.model, len(self.src_vocab) if self.src_vocab else 0, self.tgt_vocab.id)
         except ValueError as exc:
             raise LegoError(str(exc)) from None
         self.model = start_from_bricks(self.model, cfg, self.src_vocab, self.tgt_vocab)
@@ -171,11 +174,12 @@ class Trainer:
 
     def _restore(self, path: Path) -> None:
         ckpt = load_checkpoint(path)
-        check_vocab(ckpt.src_vocab, self.src_vocab, path, "data.src_vocab")
+        if self.src_vocab is not None:
+            check_vocab(ckpt.src_vocab, self.src_vocab, path, "data.src_vocab")
         check_vocab(ckpt.tgt_vocab, self.tgt_vocab, path, "data.tgt_vocab")
         if ckpt.config.model != self.cfg.model:
             raise LegoError(f"{path}: checkpoint's model config differs from this run's (use a new out_dir)")
-        for section, field in (("data", "train_src"), ("data", "train_tgt"), ("data", "max_len"),
+        for section, field in (("data", "train_src"), ("data", "train_tgt"), ("data", "train_manifest"), ("data", "max_len"),
                                ("train", "max_tokens"), ("train", "seed"), ("train", "freeze")):
             was, now = getattr(getattr(ckpt.config, section), field), getattr(getattr(self.cfg, section), field)
             if was != now:  # the batches (or the trained parameters) would differ from the run being resumed
@@ -202,7 +206,14 @@ class Trainer:
         rank_rngs = self.dist.gather_rng()  # a collective: every rank calls _save at the same points
         if self.dist.main:
             save_checkpoint(self.out / name, self.cfg, self.state, self.model, self.src_vocab, self.tgt_vocab,
-                            self.optimizer, extra={"data": self.data_summary}, rank_rngs=rank_rngs)
+                            self.optimizer, extra=self._extra(), rank_rngs=rank_rngs)
+
+    def _extra(self) -> dict:
+        """Saved beside the weights: the data summary, and for speech the front end (fbank + CMVN)."""
+        extra = {"data": self.data_summary}
+        if self.data.front_end is not None:
+            extra["speech"] = self.data.front_end.to_dict()
+        return extra
 
     def _log(self, record: dict) -> None:
         if self.dist.main:
@@ -219,8 +230,11 @@ class Trainer:
         t = self.cfg.train
         for group in self.optimizer.param_groups:
             group["lr"] = learning_rate(self.state.step + 1, t.lr, t.warmup_steps)
+        src = batch.src
+        if self.data.speech and t.spec_augment:
+            src = spec_augment(src, batch.src_lengths, SpecAugmentConfig())
         with self._autocast():
-            logits, interfaces = self.ddp(batch.src, batch.src_lengths, batch.prev)
+            logits, interfaces = self.ddp(src, batch.src_lengths, batch.prev)
         loss = lego_loss(logits, batch.target, interfaces, [(batch.ctc_target, batch.ctc_lengths)] * len(interfaces),
                          t.label_smoothing, t.ctc_weight)
         loss.total.backward()
@@ -231,16 +245,22 @@ class Trainer:
         return {"loss": float(loss.total.detach()), "ce": float(loss.ce), "nll": float(loss.nll),
                 "ctc": [float(c) for c in loss.ctc], "grad_norm": float(grad_norm)}
 
+    @property
+    def metric(self) -> str:
+        """Model selection: BLEU (higher is better) for translation, WER (lower is better) for speech."""
+        return "wer" if self.data.speech else "bleu"
+
     def validate(self) -> dict:
-        """Greedy-decode the validation set: BLEU of the decoder and of each interface's CTC readout."""
-        n = self.cfg.train.valid_max_sentences or len(self.valid)
-        src, ref = self.valid.src[:n], self.valid.tgt[:n]
-        out = translate(self.model, self.src_vocab, self.tgt_vocab, src, SearchOptions(beam_size=1),
-                        self.cfg.data.max_len, where=self.valid.src_path, precision=self.cfg.train.precision)
+        """Greedy-decode the validation set: BLEU (or WER) of the decoder and of each interface's CTC readout."""
+        n = self.cfg.train.valid_max_sentences or len(self.data.valid_sources)
+        ref = self.data.valid_refs[:n]
+        out = decode_sources(self.model, self.tgt_vocab, self.data.valid_sources[:n], SearchOptions(beam_size=1),
+                             precision=self.cfg.train.precision)
         self._train_mode()
-        record = {"valid_bleu": bleu_chrf([o.hypothesis for o in out], ref).bleu}
-        for i in range(len(out[0].ctc_readouts) if out else 0):
-            record[f"valid_ctc{i}_bleu"] = bleu_chrf([o.ctc_readouts[i] for o in out], ref).bleu
+        score = (lambda hyps: wer(hyps, ref)) if self.data.speech else (lambda hyps: bleu_chrf(hyps, ref).bleu)
+        record = {f"valid_{self.metric}": score([hyp for hyp, _ in out])}
+        for i in range(len(out[0][1]) if out else 0):
+            record[f"valid_ctc{i}_{self.metric}"] = score([readouts[i] for _, readouts in out])
         return record
 
     def run(self) -> TrainResult:
@@ -303,16 +323,21 @@ class Trainer:
         improved = False
         if self.dist.main:
             record = self.validate()
-            improved = record["valid_bleu"] > st.best_bleu
-            if improved:
-                st.best_bleu, st.bad_epochs = record["valid_bleu"], 0
+            if self.data.speech:
+                value = record["valid_wer"]
+                improved = st.best_wer < 0 or value < st.best_wer
+                st.best_wer = value if improved else st.best_wer
             else:
-                st.bad_epochs += 1
+                value = record["valid_bleu"]
+                improved = value > st.best_bleu
+                st.best_bleu = value if improved else st.best_bleu
+            st.bad_epochs = 0 if improved else st.bad_epochs + 1
+            best = st.best_wer if self.data.speech else st.best_bleu
             self._log({"step": st.step, "epoch": st.epoch - 1, "epoch_seconds": round(epoch_seconds, 1), **record,
-                       "best_bleu": st.best_bleu})
+                       f"best_{self.metric}": best})
             if self.progress:
                 summary = " ".join(f"{k}={v}" for k, v in record.items())
-                tqdm.write(f"epoch {st.epoch - 1}: {summary} best={st.best_bleu}")
+                tqdm.write(f"epoch {st.epoch - 1}: {summary} best={best}")
         # every rank takes part in saving (it gathers their RNG states), so all must know the verdict
         if self.dist.broadcast_flag(improved):
             self._save("checkpoint_best.safetensors")

@@ -16,7 +16,7 @@ from legonn.data.text import ParallelText
 
 @dataclass
 class EncodedPairs:
-    """Sentencepiece ids per sentence (no bos/eos)."""
+    """Per pair: the source (sentencepiece ids, or T × F speech features) and target ids (no bos/eos)."""
 
     src: list[np.ndarray]
     tgt: list[np.ndarray]
@@ -68,7 +68,7 @@ def make_batches(pairs: EncodedPairs, max_tokens: int, seed: int, epoch: int, sh
 
 @dataclass
 class Batch:
-    """src B × T (0-padded) with lengths; prev (bos + y) and target (y + eos), B × (L+1); ctc_target y B × L."""
+    """src B × T token ids or B × T × F features (0-padded) with lengths; prev (bos + y) and target (y + eos), B × (L+1); ctc_target y B × L."""
 
     src: Tensor
     src_lengths: Tensor
@@ -95,9 +95,10 @@ def _pad(rows: list[np.ndarray], prefix: list[int] = (), suffix: list[int] = ())
 def collate(pairs: EncodedPairs, index: np.ndarray) -> Batch:
     src = [pairs.src[i] for i in index]
     tgt = [pairs.tgt[i] for i in index]
+    src_padded, src_lengths = pad_sources(src)
     return Batch(
-        src=_pad(src),
-        src_lengths=torch.tensor([len(s) for s in src]),
+        src=src_padded,
+        src_lengths=src_lengths,
         prev=_pad(tgt, prefix=[BOS]),
         target=_pad(tgt, suffix=[EOS]),
         ctc_target=_pad(tgt) if max(len(t) for t in tgt) > 0 else torch.zeros(len(tgt), 1, dtype=torch.long),
@@ -119,4 +120,11 @@ def encode_sources(sentences: list[str], vocab: Vocabulary, max_len: int, where:
 
 
 def pad_sources(rows: list[np.ndarray]) -> tuple[Tensor, Tensor]:
-    return _pad(rows), torch.tensor([len(r) for r in rows])
+    """Token ids → B × T int64 (0-padded); speech features T_i × F → B × T × F float32 (0-padded)."""
+    lengths = torch.tensor([len(r) for r in rows])
+    if rows[0].ndim == 1:
+        return _pad(rows), lengths
+    out = np.zeros((len(rows), int(lengths.max()), rows[0].shape[1]), dtype=np.float32)
+    for i, r in enumerate(rows):
+        out[i, : len(r)] = r
+    return torch.from_numpy(out), lengths

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -166,3 +166,32 @@ def spec_augment(features: Tensor, lengths: Tensor, cfg: SpecAugmentConfig, gene
             start = int(torch.randint(0, max(1, n - width + 1), (1,), generator=generator))
             out[i, start : start + width] = 0
     return out
+
+
+@dataclass
+class SpeechFrontEnd:
+    """Waveform → normalised features, as a speech model was trained: filterbank settings + CMVN.
+
+    Saved inside checkpoints and speech bricks (as JSON), so audio is always featurised the same way.
+    """
+
+    fbank: FbankConfig
+    cmvn: GlobalCMVN
+
+    def __post_init__(self):
+        self._extract = LogMelFbank(self.fbank)
+
+    def __call__(self, waveform: Tensor) -> Tensor:
+        """(N,) float waveform → T × num_bins normalised features."""
+        return self.cmvn(self._extract(waveform))
+
+    def to_dict(self) -> dict:
+        return {"fbank": asdict(self.fbank), "cmvn": {"mean": self.cmvn.mean.tolist(), "std": self.cmvn.std.tolist()}}
+
+    @classmethod
+    def from_dict(cls, data: dict, where: str) -> SpeechFrontEnd:
+        try:
+            return cls(FbankConfig(**data["fbank"]),
+                       GlobalCMVN(torch.tensor(data["cmvn"]["mean"]), torch.tensor(data["cmvn"]["std"])))
+        except (KeyError, TypeError) as exc:
+            raise LegoError(f"{where}: speech front end is incomplete ({exc})") from None

@@ -1,0 +1,112 @@
+"""What a training run reads, loaded once from the config's data section: text pairs, or speech.
+
+Text: line-aligned source/target files and two sentencepiece vocabularies. Speech: TSV manifests
+(audio + transcript) featurised through the on-disk feature cache and normalised with CMVN fitted on
+the training set; the source is then a T × F array per utterance instead of token ids.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from legonn.data.batching import EncodedPairs, encode_pairs, encode_sources
+from legonn.data.features import FbankConfig, GlobalCMVN, LogMelFbank, SpeechFrontEnd
+from legonn.data.speech import FeatureCache, Utterance, read_manifest
+from legonn.data.text import read_parallel
+from legonn.errors import LegoError
+from legonn.nn import subsampled_lengths
+from legonn.vocab import Vocabulary
+
+
+@dataclass
+class TaskData:
+    """Vocabularies, encoded training pairs and the validation set (encoded sources + references)."""
+
+    src_vocab: Vocabulary | None  # None for speech
+    tgt_vocab: Vocabulary
+    pairs: EncodedPairs
+    valid_sources: list[np.ndarray]
+    valid_refs: list[str]
+    valid_where: str
+    front_end: SpeechFrontEnd | None = None
+
+    @property
+    def speech(self) -> bool:
+        return self.front_end is not None
+
+    def encoder_positions(self) -> list[int]:
+        """Per training pair, the positions the encoder's OLC reads: tokens, or subsampled frames."""
+        lengths = np.array([len(s) for s in self.pairs.src])
+        return (subsampled_lengths(lengths) if self.speech else lengths).tolist()
+
+
+def _encode_targets(utts: list[Utterance], vocab: Vocabulary, max_len: int, manifest: str) -> list[np.ndarray]:
+    out = []
+    for number, u in enumerate(utts, 2):  # line 1 is the header
+        ids = vocab.encode(u.text)
+        if len(ids) > max_len:
+            raise LegoError(f"{manifest}:{number}: transcript has {len(ids)} tokens, over data.max_len={max_len}")
+        if not ids:
+            raise LegoError(f"{manifest}:{number}: empty transcript")
+        out.append(np.asarray(ids, dtype=np.int32))
+    return out
+
+
+def _featurise(utts: list[Utterance], cache: FeatureCache, manifest: str, progress: bool) -> list[np.ndarray]:
+    feats = []
+    for number, u in enumerate(tqdm(utts, desc=f"features {Path(manifest).name}", unit="utt", disable=not progress,
+                                    mininterval=2.0), 2):
+        f = cache.features(u.path).numpy()
+        if len(f) < 7:
+            raise LegoError(f"{manifest}:{number}: {u.path} is too short ({len(f)} frames; at least 7, i.e. 85 ms)")
+        feats.append(f)
+    return feats
+
+
+def load_speech(cfg, tgt_vocab: Vocabulary, progress: bool) -> TaskData:
+    d = cfg.data
+    cache = FeatureCache(d.feature_cache, LogMelFbank(FbankConfig(num_bins=cfg.model.feature_dim)), d.max_seconds)
+    train = read_manifest(d.train_manifest)
+    valid = read_manifest(d.valid_manifest)
+    targets = _encode_targets(train, tgt_vocab, d.max_len, d.train_manifest)
+    _encode_targets(valid, tgt_vocab, d.max_len, d.valid_manifest)  # fail now, not after an epoch
+    train_feats = _featurise(train, cache, d.train_manifest, progress)
+    valid_feats = _featurise(valid, cache, d.valid_manifest, progress)
+    cmvn = GlobalCMVN.fit([torch.from_numpy(f) for f in train_feats])
+    front_end = SpeechFrontEnd(cache.fbank.cfg, cmvn)
+    mean, std = cmvn.mean.numpy(), cmvn.std.numpy()
+
+    def normalise(feats: list[np.ndarray]) -> list[np.ndarray]:
+        # float16 halves the memory of a corpus held in RAM; batches are padded into float32
+        return [((f - mean) / std).astype(np.float16) for f in feats]
+
+    return TaskData(None, tgt_vocab, EncodedPairs(normalise(train_feats), targets), normalise(valid_feats),
+                    [u.text for u in valid], d.valid_manifest, front_end)
+
+
+def load_text(cfg, tgt_vocab: Vocabulary) -> TaskData:
+    d = cfg.data
+    src_vocab = Vocabulary.load(d.src_vocab)
+    train = read_parallel(d.train_src, d.train_tgt)
+    valid = read_parallel(d.valid_src, d.valid_tgt)
+    pairs = encode_pairs(train, src_vocab, tgt_vocab, d.max_len)
+    encode_pairs(valid, src_vocab, tgt_vocab, d.max_len)  # fail now, not after an epoch
+    sources = encode_sources(valid.src, src_vocab, d.max_len, valid.src_path)
+    return TaskData(src_vocab, tgt_vocab, pairs, sources, valid.tgt, valid.src_path)
+
+
+def load_task_data(cfg, progress: bool = True) -> TaskData:
+    """Speech when `data.train_manifest` is set, text otherwise; every defect names its file and line."""
+    tgt_vocab = Vocabulary.load(cfg.data.tgt_vocab)
+    if cfg.data.train_manifest:
+        if cfg.model.input != "speech":
+            raise LegoError("config key 'model.input': data.train_manifest is speech, so model.input must be 'speech'")
+        return load_speech(cfg, tgt_vocab, progress)
+    if cfg.model.input != "tokens":
+        raise LegoError("config key 'data.train_manifest': model.input is 'speech' but no manifest is given")
+    return load_text(cfg, tgt_vocab)

@@ -1,0 +1,72 @@
+"""Training on speech: manifests → cached features → CMVN → SpeechEncoder (or speech baseline) → decoder,
+selected on WER; the checkpoint carries its front end, resumes exactly, and transcribes audio files."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from legonn.checkpoint import load_checkpoint
+from legonn.config import load_config
+from legonn.data.speech import read_manifest
+from legonn.errors import LegoError
+from legonn.inference import load_model
+from legonn.train import Trainer
+
+
+def train(config, *overrides, resume=True):
+    return Trainer(load_config(config, list(overrides)), resume=resume, progress=False).run()
+
+
+@pytest.mark.parametrize("arch", ["lego", "baseline"])
+def test_speech_run_selects_on_wer_and_saves_its_front_end(tiny_speech_config, tmp_path, arch):
+    result = train(tiny_speech_config, f"model.arch={arch}")
+    ckpt = load_checkpoint(tmp_path / "run" / "checkpoint_last.safetensors")
+    assert ckpt.src_vocab is None and set(ckpt.extra["speech"]) == {"fbank", "cmvn"}
+    assert len(ckpt.extra["speech"]["cmvn"]["mean"]) == 80
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    epochs = [r for r in records if "valid_wer" in r]
+    assert epochs and all(r["valid_wer"] >= 0 for r in epochs) and "best_wer" in epochs[-1]
+    assert ("valid_ctc0_wer" in epochs[-1]) == (arch == "lego")
+    assert result.state.best_wer == min(r["valid_wer"] for r in epochs)
+    assert ckpt.extra["data"]["frames"] > 0 and ckpt.extra["data"]["train_manifest"].endswith("manifest.tsv")
+    if arch == "lego":
+        assert ckpt.extra["data"]["length_ratio"]["alpha"] == 1.0  # K/L statistics over subsampled frames
+
+
+def test_speech_resume_is_exact(tiny_speech_config, tmp_path):
+    train(tiny_speech_config, "train.max_steps=3")
+    train(tiny_speech_config)  # resumes at step 3 → 6
+    resumed = load_checkpoint(tmp_path / "run" / "checkpoint_last.safetensors")
+    train(tiny_speech_config, f"out_dir={tmp_path / 'straight'}", resume=False)
+    straight = load_checkpoint(tmp_path / "straight" / "checkpoint_last.safetensors")
+    assert resumed.state.step == straight.state.step == 6
+    for key, value in straight.model.items():
+        assert torch.equal(value, resumed.model[key]), key  # SpecAugment's masks come from the saved RNG too
+
+
+def test_features_are_cached_between_runs(tiny_speech_config, tmp_path):
+    train(tiny_speech_config, "train.max_steps=1")
+    cached = sorted((tmp_path / "features").rglob("*.npy"))
+    assert len(cached) == 20  # 16 training + 4 validation clips
+    stamps = [p.stat().st_mtime_ns for p in cached]
+    train(tiny_speech_config, "train.max_steps=1", f"out_dir={tmp_path / 'again'}", resume=False)
+    assert [p.stat().st_mtime_ns for p in cached] == stamps
+
+
+def test_loaded_speech_model_carries_its_front_end(tiny_speech_config, tiny_speech, tmp_path):
+    train(tiny_speech_config, "train.max_steps=1")
+    loaded = load_model(tmp_path / "run" / "checkpoint_last.safetensors")
+    assert loaded.src_vocab is None and loaded.front_end is not None
+    utt = read_manifest(tiny_speech["valid"])[0]
+    from legonn.data.speech import load_audio
+
+    feats = loaded.front_end(load_audio(utt.path))
+    assert feats.shape[1] == 80 and abs(float(feats.mean())) < 3  # normalised with the training CMVN
+
+
+def test_speech_config_mismatches_are_named(tiny_speech_config):
+    with pytest.raises(LegoError, match="model.input"):
+        Trainer(load_config(tiny_speech_config, ["model.input=tokens"]), progress=False)
