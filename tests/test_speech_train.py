@@ -70,3 +70,23 @@ def test_loaded_speech_model_carries_its_front_end(tiny_speech_config, tiny_spee
 def test_speech_config_mismatches_are_named(tiny_speech_config):
     with pytest.raises(LegoError, match="model.input"):
         Trainer(load_config(tiny_speech_config, ["model.input=tokens"]), progress=False)
+
+
+def test_cli_transcribe_prints_text_rtf_and_wer(tiny_speech_config, tiny_speech, tmp_path):
+    from clitools import legonn, one_line_error
+
+    train(tiny_speech_config, "train.max_steps=2")
+    ckpt = tmp_path / "run" / "checkpoint_last.safetensors"
+    clip = read_manifest(tiny_speech["valid"])[0].path
+    proc = legonn("transcribe", clip, "-m", ckpt, "--manifest", tiny_speech["valid"], "--beam", "1",
+                  "--json-out", tmp_path / "r.json")
+    assert proc.returncode == 0, proc.stderr.decode()
+    lines = proc.stdout.decode().splitlines()
+    assert len(lines) == 5 and lines[0].startswith(f"{clip}\t")
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["files"] == 5 and report["real_time_factor"] > 0 and report["wer"] >= 0
+    assert "lower-cased" in report["wer_normalisation"] and len(report["ctc_readout_wer"]) == 1
+    assert "real_time_factor" in proc.stderr.decode()
+    one_line_error(legonn("transcribe", tmp_path / "missing.flac", "-m", ckpt), "missing.flac")
+    (tmp_path / "de.txt").write_text("Ein Hund.\n")
+    one_line_error(legonn("translate", "-m", ckpt, "-i", tmp_path / "de.txt"), "legonn transcribe")

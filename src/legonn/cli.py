@@ -169,6 +169,54 @@ def evaluate(checkpoint, src, ref, hyp_out, json_out, opts):
 
 
 @main.command()
+@click.argument("audio", nargs=-1, type=click.Path(path_type=Path))
+@click.option("-m", "--model", "checkpoint", required=True, type=click.Path(path_type=Path),
+              help="Speech checkpoint, or a folder made by `legonn compose` starting with a speech encoder.")
+@click.option("--manifest", type=click.Path(path_type=Path),
+              help="Transcribe every clip of this TSV manifest and print WER against its text.")
+@search_options
+@click.option("--show-ctc", is_flag=True, help="Also print each interface's CTC greedy readout.")
+@click.option("--json-out", type=click.Path(path_type=Path), help="Write WER, timing and hypotheses as JSON here.")
+@friendly_errors
+def transcribe(audio, checkpoint, manifest, opts, show_ctc, json_out):
+    """Transcribe AUDIO files (16 kHz; FLAC, WAV, …); prints `file<TAB>text` and the real-time factor.
+
+    With --manifest, also WER (jiwer) after the normalisation printed beside it.
+    """
+    from tqdm import tqdm
+
+    from legonn.data.speech import read_manifest
+    from legonn.inference import transcribe as run
+    from legonn.score import WER_NORMALISATION, wer
+    from legonn.vocab import atomic_write_bytes
+
+    utterances = read_manifest(manifest) if manifest else []
+    paths = list(audio) + [u.path for u in utterances]
+    if not paths:
+        raise LegoError("nothing to transcribe: give AUDIO files or --manifest")
+    loaded = load_for_cli(checkpoint)
+    with tqdm(total=len(paths), desc="transcribing", unit="clip", disable=len(paths) < 20) as bar:
+        out = run(loaded, paths, opts, progress=bar)
+    for path, hyp, readouts in zip(out.paths, out.hypotheses, out.ctc_readouts):
+        if show_ctc:
+            for i, readout in enumerate(readouts):
+                click.echo(f"CTC{i}\t{readout}")
+        click.echo(f"{path}\t{hyp}")
+    report = {"files": len(paths), "audio_seconds": round(out.audio_seconds, 2),
+              "compute_seconds": round(out.compute_seconds, 2), "real_time_factor": round(out.real_time_factor, 4)}
+    if utterances:
+        refs = [u.text for u in utterances]
+        hyps = out.hypotheses[len(audio):]
+        report.update({"wer": wer(hyps, refs), "wer_normalisation": WER_NORMALISATION,
+                       "ctc_readout_wer": [wer([r[i] for r in out.ctc_readouts[len(audio):]], refs)
+                                           for i in range(len(out.ctc_readouts[0]))]})
+    click.echo(", ".join(f"{k} {v}" for k, v in report.items() if k != "wer_normalisation"), err=True)
+    if json_out:
+        report["hypotheses"] = dict(zip(map(str, out.paths), out.hypotheses))
+        atomic_write_bytes(json_out, (json.dumps(report, indent=2) + "\n").encode())
+
+
+@main.command()
 @click.argument("run_dirs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="PNG to write.")
 @friendly_errors

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from legonn.data.batching import encode_sources, pad_sources
 from legonn.data.features import SpeechFrontEnd
 from legonn.errors import LegoError
 from legonn.model import build_model
+from legonn.nn import MIN_FRAMES
 from legonn.search import SearchOptions, beam_search, max_target_length
 from legonn.vocab import Vocabulary
 
@@ -98,6 +100,44 @@ def translate(model: nn.Module, src_vocab: Vocabulary, tgt_vocab: Vocabulary, se
               opts: SearchOptions, max_len: int = 200, batch_size: int = 64, where: str = "<input>",
               precision: str = "fp32", progress=None) -> list[Translation]:
     """Translate `sentences` (order kept). Interfaces are read out with CTC greedy decoding."""
+    if src_vocab is None:
+        raise LegoError("this model reads speech, not text: use `legonn transcribe`")
     encoded = encode_sources(sentences, src_vocab, max_len, where)
     out = decode_sources(model, tgt_vocab, encoded, opts, batch_size, precision, progress)
     return [Translation(s, hyp, readouts) for s, (hyp, readouts) in zip(sentences, out)]
+
+
+@dataclass
+class Transcripts:
+    """Hypotheses (and CTC readouts) for audio files, with the audio and compute time they took."""
+
+    paths: list[Path]
+    hypotheses: list[str]
+    ctc_readouts: list[list[str]]
+    audio_seconds: float
+    compute_seconds: float  # reading audio + features + decoding
+
+    @property
+    def real_time_factor(self) -> float:
+        return self.compute_seconds / max(self.audio_seconds, 1e-9)
+
+
+def transcribe(loaded: LoadedModel, paths: list[Path], opts: SearchOptions, max_seconds: float = 60.0,
+               batch_size: int = 16, progress=None) -> Transcripts:
+    """Audio files → text with a speech model; audio problems are errors naming the file."""
+    from legonn.data.speech import load_audio
+
+    if loaded.front_end is None:
+        raise LegoError("this model reads text, not speech: use `legonn translate`")
+    start = time.perf_counter()
+    features, samples = [], 0
+    for path in paths:
+        wave = load_audio(path, loaded.front_end.fbank.sample_rate, max_seconds)
+        feats = loaded.front_end(wave)
+        if len(feats) < MIN_FRAMES:
+            raise LegoError(f"{path}: too short to transcribe ({len(wave) / loaded.front_end.fbank.sample_rate:.3f} s)")
+        features.append(feats.numpy())
+        samples += len(wave)
+    out = decode_sources(loaded.model, loaded.tgt_vocab, features, opts, batch_size, progress=progress)
+    return Transcripts(list(paths), [h for h, _ in out], [r for _, r in out],
+                       samples / loaded.front_end.fbank.sample_rate, time.perf_counter() - start)
