@@ -90,3 +90,25 @@ def test_cli_transcribe_prints_text_rtf_and_wer(tiny_speech_config, tiny_speech,
     one_line_error(legonn("transcribe", tmp_path / "missing.flac", "-m", ckpt), "missing.flac")
     (tmp_path / "de.txt").write_text("Ein Hund.\n")
     one_line_error(legonn("translate", "-m", ckpt, "-i", tmp_path / "de.txt"), "legonn transcribe")
+
+
+def test_speech_encoder_brick_composes_with_a_decoder_and_transcribes(tiny_speech_config, tiny_speech, tmp_path):
+    """Export both modules of a speech LegoNN model, compose them back: same transcripts as the checkpoint."""
+    from legonn.bricks import compose, export_brick, load_brick
+    from legonn.inference import transcribe
+    from legonn.search import SearchOptions
+
+    train(tiny_speech_config, "train.max_steps=2")
+    loaded = load_model(tmp_path / "run" / "checkpoint_last.safetensors")
+    enc = export_brick(loaded.model, loaded.checkpoint, "encoder", tmp_path / "bricks")
+    dec = export_brick(loaded.model, loaded.checkpoint, "decoder", tmp_path / "bricks")
+    card = json.loads(enc.read_text())
+    assert card["kind"] == "speech_encoder" and card["reads"]["type"] == "features"
+    assert card["reads"]["front_end"]["fbank"]["num_bins"] == 80
+    assert load_brick(enc).front_end is not None
+    compose([enc, dec], tmp_path / "composed")
+    clips = [u.path for u in read_manifest(tiny_speech["valid"])]
+    opts = SearchOptions(beam_size=2, max_len_b=5)
+    from_ckpt = transcribe(loaded, clips, opts)
+    from_bricks = transcribe(load_model(tmp_path / "composed"), clips, opts)
+    assert from_bricks.hypotheses == from_ckpt.hypotheses and from_bricks.ctc_readouts == from_ckpt.ctc_readouts

@@ -28,7 +28,9 @@ from legonn.errors import LegoError
 from legonn.interface import VocabMismatch
 from legonn.length_stats import outside_range
 from legonn.model import LegoModel
-from legonn.modules import Decoder, DecoderConfig, TextEncoder, TextEncoderConfig
+from legonn.data.features import SpeechFrontEnd
+from legonn.modules import (Decoder, DecoderConfig, MarginalEncoder, MarginalEncoderConfig, SpeechEncoder,
+                            SpeechEncoderConfig, TextEncoder, TextEncoderConfig)
 from legonn.vocab import Vocabulary, atomic_write_bytes
 
 BRICK_FORMAT = "legonn-brick-1"
@@ -38,8 +40,11 @@ COMPOSITION_FILE = "composition.json"
 # kind → (module class, config class, what it reads, what it emits)
 KINDS = {
     "text_encoder": (TextEncoder, TextEncoderConfig, "tokens", "marginals"),
+    "speech_encoder": (SpeechEncoder, SpeechEncoderConfig, "features", "marginals"),
+    "marginal_encoder": (MarginalEncoder, MarginalEncoderConfig, "marginals", "marginals"),
     "decoder": (Decoder, DecoderConfig, "marginals", "tokens"),
 }
+KIND_OF = {cls: kind for kind, (cls, *_rest) in KINDS.items()}
 
 
 class LengthRatioWarning(UserWarning):
@@ -50,9 +55,10 @@ class LengthRatioWarning(UserWarning):
 class Brick:
     module: nn.Module
     card: dict
-    reads: Vocabulary
+    reads: Vocabulary | None  # None for a speech encoder, which reads features (see front_end)
     emits: Vocabulary
     path: Path
+    front_end: SpeechFrontEnd | None = None
 
 
 def _sha256(path: Path) -> str:
@@ -76,7 +82,7 @@ def _module_of(model: nn.Module, which: str, source: str = "") -> tuple[str, nn.
         where = f"{source}: " if source else ""
         raise LegoError(f"{where}a baseline model has no interface: only LegoNN modules can be exported as bricks")
     if which == "encoder":
-        return "text_encoder", model.encoders[0]
+        return KIND_OF[type(model.encoders[0])], model.encoders[0]
     if which == "decoder":
         return "decoder", model.decoder
     raise LegoError(f"--module: unknown module {which!r} (expected 'encoder' or 'decoder')")
@@ -90,10 +96,8 @@ def export_brick(model: nn.Module, ckpt: Checkpoint, which: str, out_dir: Path, 
     out_dir.mkdir(parents=True, exist_ok=True)
     name = name or f"{ckpt.config.task}.{which}"
     data = dict(ckpt.extra.get("data", {}))
-    if kind == "text_encoder":
-        reads, emits = ckpt.src_vocab, ckpt.tgt_vocab
-    else:
-        reads, emits = ckpt.tgt_vocab, ckpt.tgt_vocab
+    # the interface vocabulary is the target vocabulary (one interface per model, for now)
+    reads, emits = (ckpt.src_vocab if kind == "text_encoder" else ckpt.tgt_vocab), ckpt.tgt_vocab
     dtype = torch.float16 if fp16 else torch.float32
     tensors = {k: v.detach().to(dtype).contiguous() for k, v in module.state_dict().items()}
     weights = out_dir / f"{name}.safetensors"
@@ -107,7 +111,8 @@ def export_brick(model: nn.Module, ckpt: Checkpoint, which: str, out_dir: Path, 
         "kind": kind,
         "config": asdict(module.cfg),
         "library_version": legonn.__version__,
-        "reads": {"type": KINDS[kind][2], "vocab": _vocab_entry(reads, out_dir)},
+        "reads": ({"type": "features", "front_end": ckpt.extra["speech"]} if kind == "speech_encoder"
+                  else {"type": KINDS[kind][2], "vocab": _vocab_entry(reads, out_dir)}),
         "emits": {"type": KINDS[kind][3], "vocab": _vocab_entry(emits, out_dir)},
         "length_ratio": data.pop("length_ratio", None),
         "data": data,
@@ -150,11 +155,14 @@ RATIO_FIELDS = ("mean", "p5", "p95")
 
 def _check_fields(card: dict, path: Path) -> None:
     """A card edited by hand fails here with the field's name, not later with a KeyError."""
+    speech = card["kind"] == "speech_encoder"
     for key, fields in NESTED_FIELDS.items():
+        if speech and key == "reads":  # reads features: the front end instead of a vocabulary
+            fields = ("type", "front_end")
         for field in fields:
             if not isinstance(card[key], dict) or field not in card[key]:
                 raise LegoError(f"{path}: brick card has no '{key}.{field}' field")
-        if key != "weights":
+        if key != "weights" and not (speech and key == "reads"):
             for field in VOCAB_FIELDS:
                 if not isinstance(card[key]["vocab"], dict) or field not in card[key]["vocab"]:
                     raise LegoError(f"{path}: brick card has no '{key}.vocab.{field}' field")
@@ -184,12 +192,19 @@ def load_brick(card_path: str | Path) -> Brick:
     if digest != card["weights"]["sha256"]:
         raise LegoError(f"{weights}: SHA-256 {digest[:12]} does not match the card's {card['weights']['sha256'][:12]} "
                         "(corrupted or truncated file)")
-    reads = _load_vocab(folder, card["reads"]["vocab"], card_path)
+    kind = card["kind"]
+    front_end = SpeechFrontEnd.from_dict(card["reads"]["front_end"], str(card_path)) if kind == "speech_encoder" else None
+    reads = None if front_end else _load_vocab(folder, card["reads"]["vocab"], card_path)
     emits = _load_vocab(folder, card["emits"]["vocab"], card_path)
-    module_cls, config_cls, _, _ = KINDS[card["kind"]]
+    module_cls, config_cls, _, _ = KINDS[kind]
     try:
         cfg = config_cls(**card["config"])
-        module = module_cls(cfg, emits.id if card["kind"] == "text_encoder" else reads.id)
+        if kind in ("text_encoder", "speech_encoder"):
+            module = module_cls(cfg, emits.id)
+        elif kind == "marginal_encoder":
+            module = module_cls(cfg, reads.id, emits.id)
+        else:
+            module = module_cls(cfg, reads.id)
     except (TypeError, ValueError) as exc:
         raise LegoError(f"{card_path}: config does not fit a {card['kind']} ({exc})") from None
     try:
@@ -197,14 +212,14 @@ def load_brick(card_path: str | Path) -> Brick:
         module.load_state_dict(state)
     except Exception as exc:  # safetensors' own errors, or tensors that do not fit the config
         raise LegoError(f"{weights}: weights do not load into a {card['kind']} ({str(exc).splitlines()[0]})") from None
-    return Brick(module.eval(), card, reads, emits, card_path)
+    return Brick(module.eval(), card, reads, emits, card_path, front_end)
 
 
 def check_chain(bricks: list[Brick]) -> list[str]:
     """Errors for vocabulary mismatches, warnings (returned and issued) for length-ratio mismatches."""
     if len(bricks) < 2:
         raise LegoError("a composition needs at least two bricks (an encoder and a decoder)")
-    if bricks[0].card["reads"]["type"] != "tokens" or bricks[-1].card["emits"]["type"] != "tokens":
+    if bricks[0].card["reads"]["type"] not in ("tokens", "features") or bricks[-1].card["emits"]["type"] != "tokens":
         raise LegoError(f"a composition must start with an encoder and end with a decoder, got {bricks[0].path} "
                         f"({bricks[0].card['kind']}) first and {bricks[-1].path} ({bricks[-1].card['kind']}) last")
     for inner in bricks[1:]:
@@ -253,8 +268,9 @@ def compose(card_paths: list[Path], out_dir: Path) -> tuple[Path, list[str]]:
     out_dir.mkdir(parents=True, exist_ok=True)
     for brick in bricks:
         folder = brick.path.parent
-        files = {brick.card["weights"]["file"], brick.card["reads"]["vocab"]["file"],
-                 brick.card["emits"]["vocab"]["file"], brick.path.name}
+        files = {brick.card["weights"]["file"], brick.card["emits"]["vocab"]["file"], brick.path.name}
+        if "vocab" in brick.card["reads"]:
+            files.add(brick.card["reads"]["vocab"]["file"])
         for file in files:
             if (folder / file).resolve() != (out_dir / file).resolve():
                 shutil.copyfile(folder / file, out_dir / file)

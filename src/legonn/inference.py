@@ -47,7 +47,8 @@ def load_model(path: str | Path) -> LoadedModel:
 
         model, bricks = load_composed(path)
         first = bricks[0].module.cfg
-        return LoadedModel(model, bricks[0].reads, bricks[-1].emits, olc_capacity(first.max_positions, first.length_ratio))
+        return LoadedModel(model, bricks[0].reads, bricks[-1].emits, olc_capacity(first.max_positions, first.length_ratio),
+                           front_end=bricks[0].front_end)
     ckpt = load_checkpoint(path)
     try:
         model = build_model(ckpt.config.model, len(ckpt.src_vocab) if ckpt.src_vocab else 0, ckpt.tgt_vocab.id)
