@@ -112,3 +112,19 @@ def test_speech_encoder_brick_composes_with_a_decoder_and_transcribes(tiny_speec
     from_ckpt = transcribe(loaded, clips, opts)
     from_bricks = transcribe(load_model(tmp_path / "composed"), clips, opts)
     assert from_bricks.hypotheses == from_ckpt.hypotheses and from_bricks.ctc_readouts == from_ckpt.ctc_readouts
+
+
+def test_speech_encoder_trains_against_a_frozen_decoder_brick(tiny_speech_config, tmp_path):
+    """The zero-shot recipe's shape: a decoder brick from one run, a new speech encoder trained for it."""
+    from legonn.bricks import export_brick
+
+    train(tiny_speech_config, "train.max_steps=1")
+    loaded = load_model(tmp_path / "run" / "checkpoint_last.safetensors")
+    dec = export_brick(loaded.model, loaded.checkpoint, "decoder", tmp_path / "bricks")
+    train(tiny_speech_config, "train.max_steps=2", f"out_dir={tmp_path / 'new'}", f"init.decoder={dec}",
+          "model.length_ratio=auto", "train.freeze=decoder", resume=False)
+    new = load_checkpoint(tmp_path / "new" / "checkpoint_last.safetensors")
+    for key, value in loaded.checkpoint.model.items():
+        if key.startswith("decoder."):
+            assert torch.equal(new.model[key], value), key  # frozen
+    assert new.extra["data"]["length_ratio_auto"]["decoder"] == str(dec)

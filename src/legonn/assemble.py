@@ -34,7 +34,7 @@ def resolve_length_ratio(cfg: ExperimentConfig, src_lengths: list[int], tgt_leng
     return replace(cfg, model=replace(cfg.model, length_ratio=alpha)), note
 
 
-def _checked_brick(path: str, field: str, kind: str, built: nn.Module, reads: tuple[Vocabulary, str],
+def _checked_brick(path: str, field: str, kind: str, built: nn.Module, reads: tuple[Vocabulary | None, str],
                    emits: tuple[Vocabulary, str]) -> nn.Module:
     """Load the brick named by config key `field`: a `kind` speaking this run's vocabularies, with the
     same sizes as the module `model.*` describes (so the run's checkpoints stay self-describing)."""
@@ -46,13 +46,16 @@ def _checked_brick(path: str, field: str, kind: str, built: nn.Module, reads: tu
     if differ:
         raise LegoError(f"{path}: brick does not match the model section ({'; '.join(differ)})")
     for side, have, (want, data_field) in (("reads", brick.reads, reads), ("emits", brick.emits, emits)):
+        if have is None or want is None:  # speech reads features, not a vocabulary (the kind check matched them)
+            continue
         if have.fingerprint != want.fingerprint:
             raise LegoError(f"{path}: brick {side} vocabulary {have.fingerprint[:12]}, but {data_field} "
                             f"({want.source}) is {want.fingerprint[:12]}")
     return brick.module
 
 
-def start_from_bricks(model: nn.Module, cfg: ExperimentConfig, src_vocab: Vocabulary, tgt_vocab: Vocabulary) -> nn.Module:
+def start_from_bricks(model: nn.Module, cfg: ExperimentConfig, src_vocab: Vocabulary | None,
+                      tgt_vocab: Vocabulary) -> nn.Module:
     """Swap in the modules named by `init` (bricks), after checking they speak this run's vocabularies."""
     if not (cfg.init.encoder or cfg.init.decoder):
         return model
@@ -61,7 +64,8 @@ def start_from_bricks(model: nn.Module, cfg: ExperimentConfig, src_vocab: Vocabu
     src, tgt = (src_vocab, "data.src_vocab"), (tgt_vocab, "data.tgt_vocab")
     encoder, decoder = model.encoders[0], model.decoder
     if cfg.init.encoder:
-        encoder = _checked_brick(cfg.init.encoder, "init.encoder", "text_encoder", encoder, reads=src, emits=tgt)
+        kind = "speech_encoder" if cfg.model.input == "speech" else "text_encoder"
+        encoder = _checked_brick(cfg.init.encoder, "init.encoder", kind, encoder, reads=src, emits=tgt)
     if cfg.init.decoder:
         decoder = _checked_brick(cfg.init.decoder, "init.decoder", "decoder", decoder, reads=tgt, emits=tgt)
     return LegoModel([encoder], decoder)
