@@ -44,14 +44,20 @@ class Vocabulary:
         return cls(path.read_bytes(), str(path))
 
     @classmethod
-    def train(cls, sentences: Iterable[str], size: int, character_coverage: float = 1.0) -> "Vocabulary":
-        """Train a unigram model on `sentences`; deterministic for the same input."""
+    def train(cls, sentences: Iterable[str], size: int, character_coverage: float = 1.0,
+              model_type: str = "unigram") -> "Vocabulary":
+        """Train a sentencepiece model on `sentences`; deterministic for the same input.
+
+        model_type 'unigram' learns sub-words; 'word' makes one unit per whitespace-separated symbol
+        (phoneme transcripts), with `size` an upper bound.
+        """
         model = io.BytesIO()
         spm.SentencePieceTrainer.train(
             sentence_iterator=iter(sentences),
             model_writer=model,
             vocab_size=size,
-            model_type="unigram",
+            model_type=model_type,
+            hard_vocab_limit=model_type != "word",
             character_coverage=character_coverage,
             pad_id=BLANK, unk_id=UNK, bos_id=BOS, eos_id=EOS,
             pad_piece="<blank>",

@@ -1,0 +1,36 @@
+"""English phoneme transcripts from espeak-ng, for the speech → phonemes → sub-words chain (#4).
+
+A transcript is espeak-ng's ASCII phoneme names separated by spaces, with `|` between words and the
+stress marks dropped, e.g. "A man." → "a# | m a n". A `word`-type sentencepiece model over such
+transcripts gives one vocabulary unit per phoneme (Vocabulary.train(..., model_type="word")).
+"""
+
+from __future__ import annotations
+
+import subprocess
+
+from legonn.errors import LegoError
+
+WORD_BOUNDARY = "|"
+STRESS = "',%="  # espeak-ng's stress and syllable marks, not phonemes
+
+
+def phonemize(text: str, voice: str = "en-us") -> str:
+    """One sentence → its phoneme transcript (clauses joined; punctuation is not spoken)."""
+    try:
+        proc = subprocess.run(["espeak-ng", "-q", "-x", "--sep= ", "-v", voice, text], capture_output=True,
+                              timeout=60)
+    except FileNotFoundError:
+        raise LegoError("espeak-ng not found (Debian: apt-get install espeak-ng)") from None
+    if proc.returncode != 0:
+        raise LegoError(f"espeak-ng failed on {text[:40]!r}: {proc.stderr.decode(errors='replace').strip()[:200]}")
+    words = []
+    for line in proc.stdout.decode("utf-8", errors="replace").splitlines():
+        for word in line.split("  "):
+            phones = [p.strip(STRESS) for p in word.split(" ")]
+            phones = [p for p in phones if p]
+            if phones:
+                words.append(" ".join(phones))
+    if not words:
+        raise LegoError(f"espeak-ng gave no phonemes for {text[:40]!r}")
+    return f" {WORD_BOUNDARY} ".join(words)
