@@ -19,7 +19,7 @@ from legonn.data.features import FbankConfig, GlobalCMVN, LogMelFbank, SpeechFro
 from legonn.data.speech import FeatureCache, Utterance, read_manifest
 from legonn.data.text import read_parallel
 from legonn.errors import LegoError
-from legonn.nn import subsampled_lengths
+from legonn.nn import MIN_FRAMES, subsampled_lengths
 from legonn.vocab import Vocabulary
 
 
@@ -62,8 +62,9 @@ def _featurise(utts: list[Utterance], cache: FeatureCache, manifest: str, progre
     for number, u in enumerate(tqdm(utts, desc=f"features {Path(manifest).name}", unit="utt", disable=not progress,
                                     mininterval=2.0), 2):
         f = cache.features(u.path).numpy()
-        if len(f) < 7:
-            raise LegoError(f"{manifest}:{number}: {u.path} is too short ({len(f)} frames; at least 7, i.e. 85 ms)")
+        if len(f) < MIN_FRAMES:
+            raise LegoError(f"{manifest}:{number}: {u.path} is too short ({len(f)} frames; the encoder needs "
+                            f"{MIN_FRAMES}, i.e. 85 ms)")
         feats.append(f)
     return feats
 
