@@ -35,7 +35,7 @@ def setup(tiny_vocabs):
                                                         tgt_vocab=str(tiny_vocabs["en"])),
                            model=TINY, train=TrainConfig(precision="fp32", lr=3e-3))
     torch.manual_seed(0)
-    model = build_model(TINY, len(src_vocab), tgt_vocab.id)
+    model = build_model(TINY, src_vocab.id, tgt_vocab.id)
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3, betas=(0.9, 0.98), weight_decay=1e-4)
     for _ in range(2):
         _train_step(model, optimizer, len(src_vocab), len(tgt_vocab))
@@ -57,7 +57,7 @@ def _train_step(model, optimizer, src_size: int, tgt_size: int) -> None:
 
 def _fresh(cfg, src_vocab, tgt_vocab):
     torch.manual_seed(123)  # different initial weights: the load must overwrite them all
-    model = build_model(cfg.model, len(src_vocab), tgt_vocab.id)
+    model = build_model(cfg.model, src_vocab.id, tgt_vocab.id)
     return model, torch.optim.AdamW(model.parameters(), lr=1.0)
 
 

@@ -63,7 +63,7 @@ def test_two_gloo_ranks_hold_identical_weights(config, tmp_path):
     torch.manual_seed(ckpt.config.train.seed)  # the trainer's initial weights
     from legonn.model import build_model
 
-    initial = build_model(ckpt.config.model, len(ckpt.src_vocab), ckpt.tgt_vocab.id).state_dict()
+    initial = build_model(ckpt.config.model, ckpt.src_vocab.id, ckpt.tgt_vocab.id).state_dict()
     assert any(not torch.equal(initial[k], ckpt.model[k]) for k in initial)
     assert (tmp_path / "run" / "checkpoint_best.safetensors").is_file()  # rank 0 validated at the epoch end
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == [

@@ -154,7 +154,7 @@ def test_tiny_lego_model_overfits_and_interface_reads_out_target():
     vocab = VocabId("b" * 64, 12, 0)
     cfg = ModelConfig(arch="lego", dim=32, heads=2, ff_dim=64, dropout=0.0, encoder_layers=1, group2_layers=1,
                       ingest_layers=1, decoder_layers=1, length_ratio=2.0, max_positions=32)
-    model = build_model(cfg, 12, vocab)
+    model = build_model(cfg, VocabId("s" * 64, 12, 0), vocab)
     srcs = [[4, 5, 6, 7], [8, 9, 10], [11, 4, 9, 6, 5], [7, 7, 8]]
     tgts = [s[::-1] if i % 2 else list(s) for i, s in enumerate(srcs)]  # copy, reverse, copy, reverse
 

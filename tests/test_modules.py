@@ -30,6 +30,7 @@ from legonn.nn import Dropout, MultiHeadAttention
 DIM, HEADS, FF = 16, 2, 32
 SRC_V, TGT_V = 40, 30
 VOCAB = VocabId("e" * 64, TGT_V, 0)
+SRC_VOCAB = VocabId("s" * 64, SRC_V, 0)
 OTHER = VocabId("f" * 64, TGT_V, 0)
 
 
@@ -61,7 +62,7 @@ def lego(ingestor: str = "wemb", seed: int = 0, dropout: float = 0.0, **kw) -> L
     cfg = ModelConfig(arch="lego", dim=DIM, heads=HEADS, ff_dim=FF, dropout=dropout, encoder_layers=1,
                       group2_layers=1, ingest_layers=1, decoder_layers=1, ingestor=ingestor, max_positions=64,
                       **kw)
-    return build_model(cfg, SRC_V, VOCAB)
+    return build_model(cfg, SRC_VOCAB, VOCAB)
 
 
 # --- Output Length Controller -------------------------------------------------------------------
@@ -415,10 +416,10 @@ def test_lego_model_logits_do_not_depend_on_batch_padding(ingestor):
 def test_build_model_baseline_and_unknown_arch():
     torch.manual_seed(0)
     base = build_model(ModelConfig(arch="baseline", dim=DIM, heads=HEADS, ff_dim=FF, encoder_layers=1,
-                                   decoder_layers=1, dropout=0.0), SRC_V, VOCAB)
+                                   decoder_layers=1, dropout=0.0), SRC_VOCAB, VOCAB)
     assert isinstance(base, Baseline)
     with pytest.raises(ValueError, match="unknown architecture"):
-        build_model(ModelConfig(arch="rnn"), SRC_V, VOCAB)
+        build_model(ModelConfig(arch="rnn"), SRC_VOCAB, VOCAB)
 
 
 def test_baseline_forward_shapes_and_padding_independence():

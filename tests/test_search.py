@@ -16,6 +16,7 @@ from legonn.vocab import BLANK, BOS, EOS
 
 SRC_V, TGT_V, DIM = 40, 24, 32
 VOCAB = VocabId("d" * 64, TGT_V, 0)
+SRC_VOCAB = VocabId("s" * 64, SRC_V, 0)
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +27,7 @@ def model():
     torch.manual_seed(0)
     cfg = ModelConfig(arch="lego", dim=DIM, heads=2, ff_dim=64, dropout=0.0, encoder_layers=1, group2_layers=1,
                       ingest_layers=1, decoder_layers=2, max_positions=64)
-    m = build_model(cfg, SRC_V, VOCAB)
+    m = build_model(cfg, SRC_VOCAB, VOCAB)
     opt = torch.optim.Adam(m.parameters(), 3e-3)
     g = torch.Generator().manual_seed(0)
     b = 16

@@ -85,8 +85,53 @@ def test_build_model_for_speech_input(arch):
 
     cfg = ModelConfig(arch=arch, input="speech", feature_dim=80, channels=8, dim=32, heads=2, ff_dim=64,
                       encoder_layers=1, decoder_layers=1, length_ratio=0.5, dropout=0.0)
-    model = build_model(cfg, 0, WORDS).eval()
+    model = build_model(cfg, None, WORDS).eval()
     logits, interfaces = model(torch.randn(2, 60, 80), torch.tensor([60, 44]), torch.randint(4, 120, (2, 3)))
     assert logits.shape == (2, 3, 120) and len(interfaces) == (1 if arch == "lego" else 0)
     with pytest.raises(ValueError, match="model.input"):
-        build_model(ModelConfig(input="video"), 0, WORDS)
+        build_model(ModelConfig(input="video"), None, WORDS)
+
+
+def test_token_marginals_look_like_a_perfect_ctc_encoder():
+    from legonn.modules import TokenMarginals, TokenMarginalsConfig
+
+    tm = TokenMarginals(TokenMarginalsConfig(stretch=2.0, smoothing=0.1), PHONES)
+    tokens, lengths = torch.tensor([[5, 6, 7], [8, 9, 0]]), torch.tensor([3, 2])
+    for mode in (tm.eval(), tm.train()):
+        m = mode(tokens, lengths)
+        assert m.vocab == PHONES and torch.equal(m.lengths, torch.tensor([6, 4]))
+        assert m.greedy() == [[5, 6, 7], [8, 9]]  # the CTC readout is the input
+        assert torch.allclose(m.log_probs.exp().sum(-1), torch.ones(2, 6))
+        assert float(m.log_probs.exp().max()) == pytest.approx(0.9 + 0.1 / 50)
+    with pytest.raises(ValueError, match="stretch"):
+        TokenMarginals(TokenMarginalsConfig(stretch=0.5), PHONES)
+
+
+def test_middle_of_a_chain_trains_from_text_and_exports_as_a_marginal_encoder(tiny_config, tmp_path):
+    """model.input: token-marginals — TokenMarginals → MarginalEncoder → Decoder; CTC only where the interface
+    speaks the target vocabulary; the exported brick is a marginal_encoder reading the source vocabulary."""
+    import json as _json
+
+    from legonn.bricks import export_brick, load_brick
+    from legonn.checkpoint import load_checkpoint
+    from legonn.config import load_config
+    from legonn.inference import load_model
+    from legonn.train import Trainer
+
+    cfg = load_config(tiny_config, ["model.input=token-marginals", "model.input_stretch=2.0", "model.length_ratio=1.0",
+                                    "train.log_every=1", "train.max_steps=4", "train.valid_max_sentences=4"])
+    trainer = Trainer(cfg, resume=False, progress=False)
+    trainer.run()
+    records = [_json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    steps = [r for r in records if "ctc" in r]
+    assert steps and all(len(r["ctc"]) == 1 for r in steps)  # interface 0 (source tokens) has no CTC target
+    validation = trainer.validate()
+    assert "valid_ctc1_bleu" in validation and "valid_ctc0_bleu" not in validation
+    loaded = load_model(tmp_path / "run" / "checkpoint_last.safetensors")
+    assert [v.id for v in loaded.interface_vocabs] == [loaded.src_vocab.id, loaded.tgt_vocab.id]
+    card = export_brick(loaded.model, loaded.checkpoint, "encoder", tmp_path / "bricks")
+    brick = load_brick(card)
+    assert brick.card["kind"] == "marginal_encoder"
+    assert brick.reads.id == loaded.src_vocab.id and brick.emits.id == loaded.tgt_vocab.id
+    ckpt = load_checkpoint(tmp_path / "run" / "checkpoint_last.safetensors")
+    assert ckpt.extra["data"]["length_ratio"]["alpha"] == 1.0

@@ -52,7 +52,7 @@ def main() -> None:
             print(f"   trained {path} (1,000 units) from {text}")
     train_system(CONFIG)
     ckpt = load_checkpoint(Path(cfg.out_dir) / "checkpoint_last.safetensors")
-    model = build_model(ckpt.config.model, len(ckpt.src_vocab), ckpt.tgt_vocab.id)
+    model = build_model(ckpt.config.model, ckpt.src_vocab.id, ckpt.tgt_vocab.id)
     model.load_state_dict(ckpt.model)
     print(f"   {sum(v.numel() for v in ckpt.model.values()):,} parameters, {ckpt.state.step} updates, "
           f"{ckpt.state.train_seconds / 60:.1f} min of training")

@@ -81,8 +81,11 @@ def _module_of(model: nn.Module, which: str, source: str = "") -> tuple[str, nn.
     if not isinstance(model, LegoModel):
         where = f"{source}: " if source else ""
         raise LegoError(f"{where}a baseline model has no interface: only LegoNN modules can be exported as bricks")
-    if which == "encoder":
-        return KIND_OF[type(model.encoders[0])], model.encoders[0]
+    if which == "encoder":  # the model's one trained encoder (a TokenMarginals input has no weights)
+        trained = [e for e in model.encoders if type(e) in KIND_OF]
+        if len(trained) != 1:
+            raise LegoError(f"{source or 'model'}: {len(trained)} encoders with weights; export needs exactly one")
+        return KIND_OF[type(trained[0])], trained[0]
     if which == "decoder":
         return "decoder", model.decoder
     raise LegoError(f"--module: unknown module {which!r} (expected 'encoder' or 'decoder')")
@@ -96,8 +99,9 @@ def export_brick(model: nn.Module, ckpt: Checkpoint, which: str, out_dir: Path, 
     out_dir.mkdir(parents=True, exist_ok=True)
     name = name or f"{ckpt.config.task}.{which}"
     data = dict(ckpt.extra.get("data", {}))
-    # the interface vocabulary is the target vocabulary (one interface per model, for now)
-    reads, emits = (ckpt.src_vocab if kind == "text_encoder" else ckpt.tgt_vocab), ckpt.tgt_vocab
+    known = {v.id: v for v in (ckpt.src_vocab, ckpt.tgt_vocab) if v is not None}
+    reads = ckpt.src_vocab if kind == "text_encoder" else known.get(getattr(module, "in_vocab", None))
+    emits = ckpt.tgt_vocab if kind == "decoder" else known[module.out_vocab]
     dtype = torch.float16 if fp16 else torch.float32
     tensors = {k: v.detach().to(dtype).contiguous() for k, v in module.state_dict().items()}
     weights = out_dir / f"{name}.safetensors"

@@ -143,7 +143,8 @@ def translate(checkpoint, input_path, show_ctc, opts):
         sentences, where = decode_lines(sys.stdin.buffer.read(), "<stdin>"), "<stdin>"
     else:
         sentences, where = read_lines(input_path), str(input_path)
-    for out in run(loaded.model, loaded.src_vocab, loaded.tgt_vocab, sentences, opts, loaded.max_len, where=where):
+    for out in run(loaded.model, loaded.src_vocab, loaded.tgt_vocab, sentences, opts, loaded.max_len, where=where,
+                   interface_vocabs=loaded.interface_vocabs):
         if show_ctc:
             for i, readout in enumerate(out.ctc_readouts):
                 click.echo(f"CTC{i}\t{readout}")
@@ -208,8 +209,10 @@ def transcribe(audio, checkpoint, manifest, opts, show_ctc, json_out):
         refs = [u.text for u in utterances]
         hyps = out.hypotheses[len(audio):]
         report.update({"wer": wer(hyps, refs), "wer_normalisation": WER_NORMALISATION,
+                       # interfaces in another vocabulary (phonemes) have no WER against the text: None
                        "ctc_readout_wer": [wer([r[i] for r in out.ctc_readouts[len(audio):]], refs)
-                                           for i in range(len(out.ctc_readouts[0]))]})
+                                           if vocab.id == loaded.tgt_vocab.id else None
+                                           for i, vocab in enumerate(loaded.interface_vocabs)]})
     click.echo(", ".join(f"{k} {v}" for k, v in report.items() if k != "wer_normalisation"), err=True)
     if json_out:
         report["hypotheses"] = dict(zip(map(str, out.paths), out.hypotheses))

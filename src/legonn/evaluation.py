@@ -22,7 +22,7 @@ def evaluate_checkpoint(checkpoint: Path, src: Path, ref: Path, opts: SearchOpti
     start = time.time()
     with tqdm(total=len(data), desc="translating", unit="sent", disable=not progress) as bar:
         out = translate(loaded.model, loaded.src_vocab, loaded.tgt_vocab, data.src, opts, loaded.max_len,
-                        where=str(src), progress=bar)
+                        where=str(src), progress=bar, interface_vocabs=loaded.interface_vocabs)
     hyps = [o.hypothesis for o in out]
     scores = bleu_chrf(hyps, data.tgt)
     report = {
@@ -35,8 +35,10 @@ def evaluate_checkpoint(checkpoint: Path, src: Path, ref: Path, opts: SearchOpti
         "beam": opts.beam_size,
         "length_penalty": opts.length_penalty,
         "decode_seconds": round(time.time() - start, 1),
+        # an interface in another vocabulary (e.g. phonemes) has no BLEU against the references: None
         "ctc_readout_bleu": [bleu_chrf([o.ctc_readouts[i] for o in out], data.tgt).bleu
-                             for i in range(len(out[0].ctc_readouts) if out else 0)],
+                             if vocab.id == loaded.tgt_vocab.id else None
+                             for i, vocab in enumerate(loaded.interface_vocabs)],
     }
     if hyp_out is not None:
         atomic_write_bytes(Path(hyp_out), ("\n".join(hyps) + "\n").encode())

@@ -37,6 +37,12 @@ class LoadedModel:
     max_len: int
     checkpoint: Checkpoint | None = None
     front_end: SpeechFrontEnd | None = None
+    interface_vocabs: list[Vocabulary] | None = None  # one per interface, upstream first
+
+    def __post_init__(self):
+        if self.interface_vocabs is None:
+            known = [v for v in (self.src_vocab, self.tgt_vocab) if v is not None]
+            self.interface_vocabs = interface_vocabularies(self.model, known)
 
 
 def load_model(path: str | Path) -> LoadedModel:
@@ -48,16 +54,23 @@ def load_model(path: str | Path) -> LoadedModel:
         model, bricks = load_composed(path)
         first = bricks[0].module.cfg
         return LoadedModel(model, bricks[0].reads, bricks[-1].emits, olc_capacity(first.max_positions, first.length_ratio),
-                           front_end=bricks[0].front_end)
+                           front_end=bricks[0].front_end, interface_vocabs=[b.emits for b in bricks[:-1]])
     ckpt = load_checkpoint(path)
     try:
-        model = build_model(ckpt.config.model, len(ckpt.src_vocab) if ckpt.src_vocab else 0, ckpt.tgt_vocab.id)
+        model = build_model(ckpt.config.model, ckpt.src_vocab.id if ckpt.src_vocab else None, ckpt.tgt_vocab.id)
         model.load_state_dict(ckpt.model)
     except (RuntimeError, ValueError) as exc:
         raise LegoError(f"{path}: weights do not fit the model in its config ({str(exc).splitlines()[0]})") from None
     front_end = SpeechFrontEnd.from_dict(ckpt.extra["speech"], str(path)) if "speech" in ckpt.extra else None
     return LoadedModel(model.eval(), ckpt.src_vocab, ckpt.tgt_vocab, longest_source(ckpt.config.model), ckpt,
                        front_end)
+
+
+def interface_vocabularies(model: nn.Module, known: list[Vocabulary]) -> list[Vocabulary]:
+    """The vocabulary each interface of a LegoModel speaks, found by fingerprint among `known`
+    (a baseline has no interfaces)."""
+    by_id = {v.id: v for v in known}
+    return [by_id[e.out_vocab] for e in getattr(model, "encoders", [])]
 
 
 def longest_source(cfg) -> int:
@@ -75,9 +88,11 @@ def olc_capacity(max_positions: int, ratio: float) -> int:
 
 @torch.no_grad()
 def decode_sources(model: nn.Module, tgt_vocab: Vocabulary, sources: list[np.ndarray], opts: SearchOptions,
-                   batch_size: int = 64, precision: str = "fp32", progress=None) -> list[tuple[str, list[str]]]:
+                   batch_size: int = 64, precision: str = "fp32", progress=None,
+                   interface_vocabs: list[Vocabulary] | None = None) -> list[tuple[str, list[str]]]:
     """Encoded sources (token ids, or T × F speech features) → (hypothesis, CTC readout per interface),
-    in input order. Sources are batched by length."""
+    in input order. Sources are batched by length; each interface is read out in its own vocabulary
+    (interface_vocabs; default: the target vocabulary)."""
     model.eval()
     speech = bool(sources) and sources[0].ndim == 2
     order = np.argsort([len(s) for s in sources], kind="stable")
@@ -89,7 +104,8 @@ def decode_sources(model: nn.Module, tgt_vocab: Vocabulary, sources: list[np.nda
             enc = model.encode(src, lengths)
             # the output-length bound follows the encoder's positions: speech frames are subsampled 4×
             hyps = beam_search(model.ar, enc, max_target_length(lengths // 4 if speech else lengths, opts), opts)
-        readouts = [[tgt_vocab.decode(ids) for ids in m.greedy()] for m in enc.interfaces]
+        vocabs = interface_vocabs or [tgt_vocab] * len(enc.interfaces)
+        readouts = [[vocab.decode(ids) for ids in m.greedy()] for vocab, m in zip(vocabs, enc.interfaces)]
         for row, i in enumerate(index):
             results[i] = (tgt_vocab.decode(hyps[row]), [r[row] for r in readouts])
         if progress is not None:
@@ -99,12 +115,13 @@ def decode_sources(model: nn.Module, tgt_vocab: Vocabulary, sources: list[np.nda
 
 def translate(model: nn.Module, src_vocab: Vocabulary, tgt_vocab: Vocabulary, sentences: list[str],
               opts: SearchOptions, max_len: int = 200, batch_size: int = 64, where: str = "<input>",
-              precision: str = "fp32", progress=None) -> list[Translation]:
+              precision: str = "fp32", progress=None, interface_vocabs: list[Vocabulary] | None = None
+              ) -> list[Translation]:
     """Translate `sentences` (order kept). Interfaces are read out with CTC greedy decoding."""
     if src_vocab is None:
         raise LegoError("this model reads speech, not text: use `legonn transcribe`")
     encoded = encode_sources(sentences, src_vocab, max_len, where)
-    out = decode_sources(model, tgt_vocab, encoded, opts, batch_size, precision, progress)
+    out = decode_sources(model, tgt_vocab, encoded, opts, batch_size, precision, progress, interface_vocabs)
     return [Translation(s, hyp, readouts) for s, (hyp, readouts) in zip(sentences, out)]
 
 
@@ -139,6 +156,7 @@ def transcribe(loaded: LoadedModel, paths: list[Path], opts: SearchOptions, max_
             raise LegoError(f"{path}: too short to transcribe ({len(wave) / loaded.front_end.fbank.sample_rate:.3f} s)")
         features.append(feats.numpy())
         samples += len(wave)
-    out = decode_sources(loaded.model, loaded.tgt_vocab, features, opts, batch_size, progress=progress)
+    out = decode_sources(loaded.model, loaded.tgt_vocab, features, opts, batch_size, progress=progress,
+                         interface_vocabs=loaded.interface_vocabs)
     return Transcripts(list(paths), [h for h, _ in out], [r for _, r in out],
                        samples / loaded.front_end.fbank.sample_rate, time.perf_counter() - start)

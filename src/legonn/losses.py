@@ -35,13 +35,14 @@ def lego_loss(
     logits: Tensor,
     targets: Tensor,
     interfaces: list[Marginals],
-    ctc_targets: list[tuple[Tensor, Tensor]],
+    ctc_targets: list[tuple[Tensor, Tensor] | None],
     label_smoothing: float = 0.1,
     ctc_weight: float = 1.0,
 ) -> LossParts:
-    """CE on the decoder + ctc_weight · Σ_i CTC(interface_i, ctc_targets_i). Baselines pass no interfaces."""
+    """CE on the decoder + ctc_weight · Σ_i CTC(interface_i, ctc_targets_i). Baselines pass no interfaces;
+    an interface whose target is None gets no CTC term (and no entry in LossParts.ctc)."""
     ce, nll = label_smoothed_ce(logits, targets, label_smoothing)
-    ctc = [ctc_loss(m, t, n) for m, (t, n) in zip(interfaces, ctc_targets)]
+    ctc = [ctc_loss(m, *t) for m, t in zip(interfaces, ctc_targets) if t is not None]
     total = ce + ctc_weight * torch.stack(ctc).sum() if ctc and ctc_weight > 0 else ce
     return LossParts(total, ce.detach(), nll.detach(), [c.detach() for c in ctc])
 

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from torch import Tensor, nn
 
 from legonn.interface import Marginals, VocabId
-from legonn.modules import (Baseline, BaselineConfig, Decoder, DecoderConfig, SpeechEncoder, SpeechEncoderConfig,
-                            TextEncoder, TextEncoderConfig)
+from legonn.modules import (Baseline, BaselineConfig, Decoder, DecoderConfig, MarginalEncoder, MarginalEncoderConfig,
+                            SpeechEncoder, SpeechEncoderConfig, TextEncoder, TextEncoderConfig, TokenMarginals,
+                            TokenMarginalsConfig)
 from legonn.modules.decoder import Encoded
 
 
@@ -53,8 +54,11 @@ class ModelConfig:
     """The model section of an experiment config.
 
     arch: 'lego' (encoder → Decoder through Marginals) or 'baseline' (plain transformer).
-    input: 'tokens' (TextEncoder) or 'speech' (SpeechEncoder over feature_dim filterbanks, with
-    `channels`-wide 4× conv subsampling).
+    input: 'tokens' (TextEncoder), 'speech' (SpeechEncoder over feature_dim filterbanks, with
+    `channels`-wide 4× conv subsampling) or 'token-marginals' (the source tokens as the marginals a
+    perfect CTC encoder would emit — TokenMarginals, input_stretch / input_smoothing — read by a
+    MarginalEncoder whose ingestor is encoder_ingestor: how a module for the middle of a chain is
+    trained from text, e.g. phonemes → sub-words).
     encoder_layers: baseline encoder depth, or LegoNN group-1 depth; group2_layers: OLC blocks;
     length_ratio: OLC α, or 'auto' (fit to init.decoder's card, resolved before building); ingestor: 'wemb' | 'beamconv' with receptive_field / beam / kernel;
     ingest_layers: decoder-side encoder layers over the ingested marginals.
@@ -78,33 +82,50 @@ class ModelConfig:
     kernel: int = 3
     ingest_layers: int = 1
     decoder_layers: int = 3
+    encoder_ingestor: str = "wemb"
+    input_stretch: float = 2.0
+    input_smoothing: float = 0.05
 
 
-def build_model(cfg: ModelConfig, src_vocab_size: int, tgt_vocab: VocabId) -> nn.Module:
-    """Build a Baseline or a two-module LegoModel whose interface vocabulary is the target vocabulary."""
-    if cfg.input not in ("tokens", "speech"):
-        raise ValueError(f"model.input: unknown input {cfg.input!r} (expected 'tokens' or 'speech')")
+INPUTS = ("tokens", "speech", "token-marginals")
+
+
+def build_model(cfg: ModelConfig, src_vocab: VocabId | None, tgt_vocab: VocabId) -> nn.Module:
+    """Build a Baseline or a LegoModel whose last interface speaks the target vocabulary.
+
+    src_vocab: the source vocabulary (None for speech)."""
+    if cfg.input not in INPUTS:
+        raise ValueError(f"model.input: unknown input {cfg.input!r} (expected one of {', '.join(INPUTS)})")
+    src_vocab_size = src_vocab.size if src_vocab is not None else 0
     if cfg.arch == "baseline":
         return Baseline(BaselineConfig(src_vocab_size, tgt_vocab.size, cfg.dim, cfg.heads, cfg.ff_dim,
                                        cfg.encoder_layers, cfg.decoder_layers, cfg.dropout, cfg.input,
                                        cfg.feature_dim, cfg.channels))
     if cfg.arch != "lego":
         raise ValueError(f"model.arch: unknown architecture {cfg.arch!r} (expected 'lego' or 'baseline')")
-    if cfg.input == "speech":
-        encoder = SpeechEncoder(
+    if cfg.input == "token-marginals":
+        encoders = [
+            TokenMarginals(TokenMarginalsConfig(cfg.input_stretch, cfg.input_smoothing), src_vocab),
+            MarginalEncoder(MarginalEncoderConfig(cfg.dim, cfg.heads, cfg.ff_dim, cfg.encoder_ingestor,
+                                                  cfg.receptive_field, cfg.beam, cfg.kernel, cfg.encoder_layers,
+                                                  cfg.group2_layers, cfg.length_ratio, cfg.max_positions,
+                                                  cfg.dropout), src_vocab, tgt_vocab),
+        ]
+    elif cfg.input == "speech":
+        encoders = [SpeechEncoder(
             SpeechEncoderConfig(cfg.feature_dim, cfg.channels, cfg.dim, cfg.heads, cfg.ff_dim, cfg.encoder_layers,
                                 cfg.group2_layers, cfg.length_ratio, cfg.max_positions, cfg.dropout),
             tgt_vocab,
-        )
+        )]
     else:
-        encoder = TextEncoder(
+        encoders = [TextEncoder(
             TextEncoderConfig(src_vocab_size, cfg.dim, cfg.heads, cfg.ff_dim, cfg.encoder_layers, cfg.group2_layers,
                               cfg.length_ratio, cfg.max_positions, cfg.dropout),
             tgt_vocab,
-        )
+        )]
     decoder = Decoder(
         DecoderConfig(tgt_vocab.size, cfg.dim, cfg.heads, cfg.ff_dim, cfg.ingestor, cfg.receptive_field, cfg.beam,
                       cfg.kernel, cfg.ingest_layers, cfg.decoder_layers, cfg.dropout),
         tgt_vocab,
     )
-    return LegoModel([encoder], decoder)
+    return LegoModel(encoders, decoder)

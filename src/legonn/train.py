@@ -26,7 +26,7 @@ from legonn.data.batching import collate, make_batches
 from legonn.data.features import SpecAugmentConfig, spec_augment
 from legonn.data.task import TaskData, load_task_data
 from legonn.errors import LegoError
-from legonn.inference import decode_sources
+from legonn.inference import decode_sources, interface_vocabularies
 from legonn.length_stats import ctc_unalignable, ratio_stats
 from legonn.losses import lego_loss
 from legonn.model import build_model
@@ -52,7 +52,7 @@ def summarize_data(cfg: ExperimentConfig, data: TaskData) -> dict:
     """What a module was trained on, for its brick card: files, sizes, and the K/L length ratios
     (K from the positions the encoder's OLC reads: tokens, or 4×-subsampled speech frames)."""
     pairs = data.pairs
-    src_lengths = data.encoder_positions()
+    src_lengths = data.encoder_positions(cfg.model)
     tgt_lengths = [len(t) for t in pairs.tgt]
     if data.speech:
         summary = {"task": cfg.task, "train_manifest": cfg.data.train_manifest, "pairs": len(pairs),
@@ -141,12 +141,12 @@ class Trainer:
         self.out = Path(cfg.out_dir)
         self.data = load_task_data(cfg, progress and self.dist.main)
         self.src_vocab, self.tgt_vocab, self.pairs = self.data.src_vocab, self.data.tgt_vocab, self.data.pairs
-        cfg, auto_note = resolve_length_ratio(cfg, self.data.encoder_positions(), [len(t) for t in self.pairs.tgt])
+        cfg, auto_note = resolve_length_ratio(cfg, self.data.encoder_positions(cfg.model), [len(t) for t in self.pairs.tgt])
         self.cfg = cfg
         self.data_summary = summarize_data(cfg, self.data) | auto_note
         torch.manual_seed(cfg.train.seed)
         try:
-            self.model = build_model(cfg.model, len(self.src_vocab) if self.src_vocab else 0, self.tgt_vocab.id)
+            self.model = build_model(cfg.model, self.src_vocab.id if self.src_vocab else None, self.tgt_vocab.id)
         except ValueError as exc:
             raise LegoError(str(exc)) from None
         self.model = start_from_bricks(self.model, cfg, self.src_vocab, self.tgt_vocab)
@@ -235,8 +235,9 @@ class Trainer:
             src = spec_augment(src, batch.src_lengths, SpecAugmentConfig())
         with self._autocast():
             logits, interfaces = self.ddp(src, batch.src_lengths, batch.prev)
-        loss = lego_loss(logits, batch.target, interfaces, [(batch.ctc_target, batch.ctc_lengths)] * len(interfaces),
-                         t.label_smoothing, t.ctc_weight)
+        # CTC where an interface speaks the target vocabulary; others (e.g. a chain's phonemes) have no target here
+        targets = [(batch.ctc_target, batch.ctc_lengths) if m.vocab == self.tgt_vocab.id else None for m in interfaces]
+        loss = lego_loss(logits, batch.target, interfaces, targets, t.label_smoothing, t.ctc_weight)
         loss.total.backward()
         grad_norm = nn.utils.clip_grad_norm_(self.model.parameters(), t.clip_norm if t.clip_norm > 0 else math.inf)
         self.optimizer.step()
@@ -254,13 +255,15 @@ class Trainer:
         """Greedy-decode the validation set: BLEU (or WER) of the decoder and of each interface's CTC readout."""
         n = self.cfg.train.valid_max_sentences or len(self.data.valid_sources)
         ref = self.data.valid_refs[:n]
+        vocabs = interface_vocabularies(self.model, [v for v in (self.src_vocab, self.tgt_vocab) if v is not None])
         out = decode_sources(self.model, self.tgt_vocab, self.data.valid_sources[:n], SearchOptions(beam_size=1),
-                             precision=self.cfg.train.precision)
+                             precision=self.cfg.train.precision, interface_vocabs=vocabs)
         self._train_mode()
         score = (lambda hyps: wer(hyps, ref)) if self.data.speech else (lambda hyps: bleu_chrf(hyps, ref).bleu)
         record = {f"valid_{self.metric}": score([hyp for hyp, _ in out])}
-        for i in range(len(out[0][1]) if out else 0):
-            record[f"valid_ctc{i}_{self.metric}"] = score([readouts[i] for _, readouts in out])
+        for i, vocab in enumerate(vocabs):
+            if vocab.id == self.tgt_vocab.id:  # readouts in another vocabulary have no score against the text
+                record[f"valid_ctc{i}_{self.metric}"] = score([readouts[i] for _, readouts in out])
         return record
 
     def run(self) -> TrainResult:

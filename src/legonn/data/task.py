@@ -19,6 +19,7 @@ from legonn.data.features import FbankConfig, GlobalCMVN, LogMelFbank, SpeechFro
 from legonn.data.speech import FeatureCache, Utterance, read_manifest
 from legonn.data.text import read_parallel
 from legonn.errors import LegoError
+from legonn.length_stats import output_length
 from legonn.nn import MIN_FRAMES, subsampled_lengths
 from legonn.vocab import Vocabulary
 
@@ -39,10 +40,15 @@ class TaskData:
     def speech(self) -> bool:
         return self.front_end is not None
 
-    def encoder_positions(self) -> list[int]:
-        """Per training pair, the positions the encoder's OLC reads: tokens, or subsampled frames."""
+    def encoder_positions(self, model_cfg) -> list[int]:
+        """Per training pair, the positions the trained encoder's OLC reads: tokens, 4×-subsampled
+        frames, or the stretched token marginals a MarginalEncoder reads."""
         lengths = np.array([len(s) for s in self.pairs.src])
-        return (subsampled_lengths(lengths) if self.speech else lengths).tolist()
+        if self.speech:
+            return subsampled_lengths(lengths).tolist()
+        if model_cfg.input == "token-marginals":
+            return [output_length(int(n), model_cfg.input_stretch) for n in lengths]
+        return lengths.tolist()
 
 
 def _encode_targets(utts: list[Utterance], vocab: Vocabulary, max_len: int, manifest: str) -> list[np.ndarray]:
@@ -108,6 +114,6 @@ def load_task_data(cfg, progress: bool = True) -> TaskData:
         if cfg.model.input != "speech":
             raise LegoError("config key 'model.input': data.train_manifest is speech, so model.input must be 'speech'")
         return load_speech(cfg, tgt_vocab, progress)
-    if cfg.model.input != "tokens":
+    if cfg.model.input == "speech":
         raise LegoError("config key 'data.train_manifest': model.input is 'speech' but no manifest is given")
     return load_text(cfg, tgt_vocab)

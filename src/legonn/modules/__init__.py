@@ -10,6 +10,8 @@ from legonn.modules.encoders import (  # noqa: F401
     SpeechEncoderConfig,
     TextEncoder,
     TextEncoderConfig,
+    TokenMarginals,
+    TokenMarginalsConfig,
 )
 from legonn.modules.ingestors import BeamConv, WeightedEmbedding  # noqa: F401
 from legonn.modules.length import OutputLengthController  # noqa: F401

@@ -183,3 +183,52 @@ class MarginalEncoder(nn.Module):
             x = layer(x, mask)
         y, out_lengths = self.olc(self.norm1(x), marginals.lengths)
         return self.head(y, out_lengths)
+
+
+@dataclass(frozen=True)
+class TokenMarginalsConfig:
+    """stretch: K = ceil(stretch · T) positions, like a CTC encoder's output; smoothing: mass spread
+    over the whole vocabulary at every position (a real encoder is never certain)."""
+
+    stretch: float = 2.0
+    smoothing: float = 0.05
+
+
+class TokenMarginals(nn.Module):
+    """Tokens → the marginals a perfect CTC encoder would emit for them (no parameters).
+
+    Used to train a `MarginalEncoder` from text (e.g. phoneme transcripts) so that it can later read a
+    real upstream encoder: each token gets one position, the remaining K − T positions are blanks —
+    spread at random in training (as CTC spikes fall), evenly at inference.
+    """
+
+    def __init__(self, cfg: TokenMarginalsConfig, vocab: VocabId):
+        super().__init__()
+        if cfg.stretch < 1 or not 0 <= cfg.smoothing < 1:
+            raise ValueError(f"token marginals need stretch ≥ 1 and 0 ≤ smoothing < 1, got {cfg}")
+        self.cfg, self.out_vocab = cfg, vocab
+
+    def placements(self, lengths: Tensor) -> tuple[Tensor, Tensor]:
+        """→ (B × T positions of each token among the K, −1 for padding; B output lengths K)."""
+        out_lengths = torch.ceil(lengths.double() * self.cfg.stretch - 1e-9).long().clamp(min=1)
+        t = int(lengths.max())
+        rows = []
+        for n, k in zip(lengths.tolist(), out_lengths.tolist()):
+            if self.training:  # n distinct slots out of k, in order
+                slots = torch.randperm(k)[:n].sort().values
+            else:
+                slots = torch.floor(torch.arange(n, dtype=torch.float64) * k / max(n, 1)).long()
+            rows.append(torch.cat([slots, torch.full((t - n,), -1, dtype=torch.long)]))  # -1: padding
+        return torch.stack(rows), out_lengths
+
+    def forward(self, tokens: Tensor, lengths: Tensor) -> Marginals:
+        """tokens B × T (0-padded) → Marginals B × ceil(stretch·T) × V over the tokens' own vocabulary."""
+        b, v = tokens.size(0), self.out_vocab.size
+        positions, out_lengths = self.placements(lengths.cpu())
+        k = int(out_lengths.max())
+        ids = torch.full((b, k + 1), self.out_vocab.blank, dtype=torch.long)  # column k collects padding
+        ids.scatter_(1, positions.masked_fill(positions < 0, k), tokens.cpu())
+        ids = ids[:, :k]
+        eps = self.cfg.smoothing
+        probs = torch.full((b, k, v), eps / v).scatter_(2, ids.unsqueeze(-1), 1 - eps + eps / v)
+        return Marginals(probs.log().to(tokens.device), out_lengths.to(tokens.device), self.out_vocab)
