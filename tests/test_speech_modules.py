@@ -3,6 +3,8 @@ modules (speech → phonemes → sub-words → decoder) whose every hand-over is
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 
@@ -135,3 +137,29 @@ def test_middle_of_a_chain_trains_from_text_and_exports_as_a_marginal_encoder(ti
     assert brick.reads.id == loaded.src_vocab.id and brick.emits.id == loaded.tgt_vocab.id
     ckpt = load_checkpoint(tmp_path / "run" / "checkpoint_last.safetensors")
     assert ckpt.extra["data"]["length_ratio"]["alpha"] == 1.0
+
+
+def test_upstream_encoder_fits_its_length_ratio_to_a_marginal_encoder_card(tiny_config, tiny_corpus, tiny_vocabs,
+                                                                           tmp_path):
+    """Chains: the module feeding a MarginalEncoder gets α from its card's input_length_ratio (K_in per token)."""
+    from clitools import tiny_yaml
+
+    from legonn.bricks import export_brick
+    from legonn.config import load_config
+    from legonn.inference import load_model
+    from legonn.length_stats import auto_ratio
+    from legonn.train import Trainer
+
+    Trainer(load_config(tiny_config, ["model.input=token-marginals", "model.input_stretch=2.5",
+                                      "model.length_ratio=1.0", "train.max_steps=1"]), resume=False, progress=False).run()
+    loaded = load_model(tmp_path / "run" / "checkpoint_last.safetensors")
+    card_path = export_brick(loaded.model, loaded.checkpoint, "encoder", tmp_path / "bricks")
+    stats = json.loads(card_path.read_text())["input_length_ratio"]
+    assert stats["alpha"] == 2.5 and 2.5 <= stats["mean"] < 3.0  # ceil(2.5·T)/T
+    # the upstream module: German → German "phonemes" here (its target vocabulary is what B reads)
+    upstream = tiny_yaml({**tiny_corpus, "train.en": tiny_corpus["train.de"], "val.en": tiny_corpus["val.de"]},
+                         {**tiny_vocabs, "en": tiny_vocabs["de"]}, tmp_path / "up", tmp_path / "up.yaml",
+                         model={"length_ratio": "auto"}, init={"length_ratio_from": str(card_path)})
+    trainer = Trainer(load_config(upstream, []), resume=False, progress=False)
+    src = [len(s) for s in trainer.pairs.src]
+    assert trainer.cfg.model.length_ratio == auto_ratio(stats, src, [len(t) for t in trainer.pairs.tgt])

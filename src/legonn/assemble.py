@@ -25,10 +25,12 @@ def resolve_length_ratio(cfg: ExperimentConfig, src_lengths: list[int], tgt_leng
         return cfg, {}
     reference = cfg.init.length_reference
     card = load_brick(reference).card
-    stats = card.get("length_ratio")
-    if card["kind"] != "decoder" or not stats:
-        raise LegoError(f"{reference}: not a decoder card with length_ratio statistics, so model.length_ratio "
-                        "cannot be 'auto'")
+    # a decoder records the K/L it read; a marginal encoder (the middle of a chain) the K_in per source
+    # token it read, which the encoder feeding it must match
+    stats = card.get("length_ratio") if card["kind"] == "decoder" else card.get("input_length_ratio")
+    if not stats:
+        raise LegoError(f"{reference}: not a decoder or marginal-encoder card with length statistics, so "
+                        "model.length_ratio cannot be 'auto'")
     alpha = auto_ratio(stats, src_lengths, tgt_lengths)
     note = {"length_ratio_auto": {"decoder": reference, "decoder_mean": stats["mean"], "alpha": alpha}}
     return replace(cfg, model=replace(cfg.model, length_ratio=alpha)), note

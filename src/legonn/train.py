@@ -59,7 +59,12 @@ def summarize_data(cfg: ExperimentConfig, data: TaskData) -> dict:
                    "frames": int(sum(len(s) for s in pairs.src)), "tgt_tokens": int(sum(tgt_lengths))}
     else:
         summary = {"task": cfg.task, "train_src": cfg.data.train_src, "train_tgt": cfg.data.train_tgt,
-                   "pairs": len(pairs), "src_tokens": int(sum(src_lengths)), "tgt_tokens": int(sum(tgt_lengths))}
+                   "pairs": len(pairs), "src_tokens": int(sum(len(s) for s in pairs.src)),
+                   "tgt_tokens": int(sum(tgt_lengths))}
+    if cfg.model.input == "token-marginals":
+        # what an upstream encoder must emit for this module: K_in positions per source token (§ chains)
+        tokens = [len(s) for s in pairs.src]
+        summary["input_length_ratio"] = ratio_stats(tokens, tokens, cfg.model.input_stretch)
     if cfg.model.arch == "lego":
         summary["length_ratio"] = ratio_stats(src_lengths, tgt_lengths, cfg.model.length_ratio)
         summary["ctc_unalignable_pairs"] = ctc_unalignable(src_lengths, [t.tolist() for t in pairs.tgt],
