@@ -103,3 +103,26 @@ def test_auto_ratio_from_a_decoder_it_does_not_start_from(decoder_brick, tiny_co
     assert trainer.data_summary["length_ratio_auto"]["decoder"] == str(decoder_brick)
     fresh = trainer.model.decoder.state_dict()
     assert any(not torch.equal(v, fresh[k]) for k, v in brick.module.state_dict().items())
+
+
+def test_fine_tune_a_composition_with_a_module_frozen(tiny_corpus, tiny_vocabs, tmp_path):
+    """init.composed: the whole chain of a `legonn compose` folder trains on; its checkpoint rebuilds it."""
+    from legonn.bricks import compose
+
+    first = tiny_yaml(tiny_corpus, tiny_vocabs, tmp_path / "a", tmp_path / "a.yaml")
+    Trainer(load_config(first, []), resume=False, progress=False).run()
+    loaded = load_model(tmp_path / "a" / "checkpoint_last.safetensors")
+    cards = [export_brick(loaded.model, loaded.checkpoint, m, tmp_path / "bricks") for m in ("encoder", "decoder")]
+    compose(cards, tmp_path / "composed")
+    tuned = tiny_yaml(tiny_corpus, tiny_vocabs, tmp_path / "b", tmp_path / "b.yaml", init={"composed": str(tmp_path / "composed")},
+                      train={"max_steps": 2, "freeze": ["module1"]})
+    Trainer(load_config(tuned, []), resume=False, progress=False).run()
+    ckpt = load_checkpoint(tmp_path / "b" / "checkpoint_last.safetensors")
+    assert [d["kind"] for d in ckpt.extra["composition"]] == ["text_encoder", "decoder"]
+    before = loaded.checkpoint.model
+    assert all(torch.equal(ckpt.model[k], before[k]) for k in before if k.startswith("decoder."))  # frozen
+    assert any(not torch.equal(ckpt.model[k], before[k]) for k in before if k.startswith("encoders."))
+    again = load_model(tmp_path / "b" / "checkpoint_last.safetensors")  # rebuilt from the stored composition
+    assert all(torch.equal(v, ckpt.model[k]) for k, v in again.model.state_dict().items())
+    with pytest.raises(LegoError, match="init.composed"):
+        load_config(tuned, ["init.decoder=x.json"])

@@ -9,7 +9,7 @@ from dataclasses import replace
 
 from torch import nn
 
-from legonn.bricks import load_brick
+from legonn.bricks import Brick, load_brick
 from legonn.config import ExperimentConfig
 from legonn.errors import LegoError
 from legonn.length_stats import auto_ratio
@@ -73,13 +73,38 @@ def start_from_bricks(model: nn.Module, cfg: ExperimentConfig, src_vocab: Vocabu
     return LegoModel([encoder], decoder)
 
 
+def check_composition(bricks: list[Brick], src_vocab: Vocabulary | None, tgt_vocab: Vocabulary, where: str) -> None:
+    """A composition to fine-tune must read this run's input and emit its target vocabulary."""
+    first, last = bricks[0], bricks[-1]
+    if (first.reads is None) != (src_vocab is None):
+        raise LegoError(f"{where}: the composition reads {'speech' if first.reads is None else 'tokens'}, "
+                        f"but the data section gives {'speech' if src_vocab is None else 'text'}")
+    if src_vocab is not None and first.reads.fingerprint != src_vocab.fingerprint:
+        raise LegoError(f"{where}: the composition reads vocabulary {first.reads.fingerprint[:12]}, but "
+                        f"data.src_vocab ({src_vocab.source}) is {src_vocab.fingerprint[:12]}")
+    if last.emits.fingerprint != tgt_vocab.fingerprint:
+        raise LegoError(f"{where}: the composition emits vocabulary {last.emits.fingerprint[:12]}, but "
+                        f"data.tgt_vocab ({tgt_vocab.source}) is {tgt_vocab.fingerprint[:12]}")
+
+
 def freeze(model: nn.Module, names: tuple[str, ...]) -> list[nn.Module]:
-    """Stop gradients into the named modules; returns them (the trainer keeps them in eval mode)."""
+    """Stop gradients into the named modules — 'encoder' (every encoder), 'decoder', or 'moduleN' (the N-th
+    of the chain, from 0) — and return them (the trainer keeps them in eval mode)."""
     if not names:
         return []
     if not isinstance(model, LegoModel):
         raise LegoError("config key 'train.freeze': a baseline has no separate modules to freeze")
-    modules = [model.encoders[0] if name == "encoder" else model.decoder for name in names]
+    chain = [*model.encoders, model.decoder]
+    modules = []
+    for name in names:
+        if name == "encoder":
+            modules += list(model.encoders)
+        elif name == "decoder":
+            modules.append(model.decoder)
+        elif int(name.removeprefix("module")) < len(chain):
+            modules.append(chain[int(name.removeprefix("module"))])
+        else:
+            raise LegoError(f"config key 'train.freeze': {name} does not exist; the chain has {len(chain)} modules")
     for module in modules:
         module.requires_grad_(False)
     if not any(p.requires_grad for p in model.parameters()):

@@ -25,7 +25,7 @@ from torch import nn
 import legonn
 from legonn.checkpoint import Checkpoint
 from legonn.errors import LegoError
-from legonn.interface import VocabMismatch
+from legonn.interface import VocabId, VocabMismatch
 from legonn.length_stats import outside_range
 from legonn.model import LegoModel
 from legonn.data.features import SpeechFrontEnd
@@ -185,6 +185,34 @@ def _load_vocab(folder: Path, entry: dict, card_path: Path) -> Vocabulary:
     return vocab
 
 
+def build_module(kind: str, config: dict, reads: VocabId | None, emits: VocabId) -> nn.Module:
+    """A fresh module of a brick kind from its constructor config and the vocabularies it reads/emits."""
+    module_cls, config_cls, _, _ = KINDS[kind]
+    cfg = config_cls(**config)
+    if kind in ("text_encoder", "speech_encoder"):
+        return module_cls(cfg, emits)
+    if kind == "marginal_encoder":
+        return module_cls(cfg, reads, emits)
+    return module_cls(cfg, reads)
+
+
+def describe_chain(bricks: list[Brick]) -> list[dict]:
+    """What rebuilds a composed model without its folder (kept in checkpoints of fine-tuned compositions):
+    each module's kind, config and vocabulary fingerprints."""
+    return [{"kind": b.card["kind"], "config": b.card["config"], "reads": b.reads.fingerprint if b.reads else None,
+             "emits": b.emits.fingerprint} for b in bricks]
+
+
+def build_chain(description: list[dict], vocabs: dict[str, Vocabulary]) -> LegoModel:
+    """The LegoModel `describe_chain` describes, with fresh weights; `vocabs` maps fingerprints to vocabularies."""
+    try:
+        modules = [build_module(d["kind"], d["config"], vocabs[d["reads"]].id if d["reads"] else None,
+                                vocabs[d["emits"]].id) for d in description]
+    except KeyError as exc:
+        raise LegoError(f"composition names vocabulary {str(exc)[:14]}… that is not stored beside it") from None
+    return LegoModel(modules[:-1], modules[-1])
+
+
 def load_brick(card_path: str | Path) -> Brick:
     """Load a brick after checking the weights' SHA-256 and the vocabularies' fingerprints."""
     card_path = Path(card_path)
@@ -201,15 +229,8 @@ def load_brick(card_path: str | Path) -> Brick:
     front_end = SpeechFrontEnd.from_dict(card["reads"]["front_end"], str(card_path)) if kind == "speech_encoder" else None
     reads = None if front_end else _load_vocab(folder, card["reads"]["vocab"], card_path)
     emits = _load_vocab(folder, card["emits"]["vocab"], card_path)
-    module_cls, config_cls, _, _ = KINDS[kind]
     try:
-        cfg = config_cls(**card["config"])
-        if kind in ("text_encoder", "speech_encoder"):
-            module = module_cls(cfg, emits.id)
-        elif kind == "marginal_encoder":
-            module = module_cls(cfg, reads.id, emits.id)
-        else:
-            module = module_cls(cfg, reads.id)
+        module = build_module(kind, card["config"], reads.id if reads else None, emits.id)
     except (TypeError, ValueError) as exc:
         raise LegoError(f"{card_path}: config does not fit a {card['kind']} ({exc})") from None
     try:

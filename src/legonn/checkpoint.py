@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +48,11 @@ class Checkpoint:
     src_vocab: Vocabulary | None  # None for speech models
     tgt_vocab: Vocabulary
     extra: dict
+    more_vocabs: list[Vocabulary] = field(default_factory=list)
+
+    def vocabularies(self) -> dict[str, Vocabulary]:
+        """Every vocabulary stored in the checkpoint, by fingerprint."""
+        return {v.fingerprint: v for v in (self.src_vocab, self.tgt_vocab, *self.more_vocabs) if v is not None}
 
 
 def _bytes_tensor(data: bytes) -> torch.Tensor:
@@ -56,11 +61,15 @@ def _bytes_tensor(data: bytes) -> torch.Tensor:
 
 def save_checkpoint(path: str | Path, config: ExperimentConfig, state: TrainerState, model: nn.Module,
                     src_vocab: Vocabulary | None, tgt_vocab: Vocabulary, optimizer: torch.optim.Optimizer | None = None,
-                    extra: dict | None = None, rank_rngs: list[torch.Tensor] | None = None) -> None:
+                    extra: dict | None = None, rank_rngs: list[torch.Tensor] | None = None,
+                    more_vocabs: list[Vocabulary] = ()) -> None:
+    """more_vocabs: interface vocabularies beyond source and target (e.g. a chain's phonemes)."""
     tensors = {f"model.{k}": v.detach().contiguous() for k, v in model.state_dict().items()}
     if src_vocab is not None:  # speech models read features, not tokens
         tensors["vocab.src"] = _bytes_tensor(src_vocab.model_bytes)
     tensors["vocab.tgt"] = _bytes_tensor(tgt_vocab.model_bytes)
+    for i, vocab in enumerate(more_vocabs):
+        tensors[f"vocab.more{i}"] = _bytes_tensor(vocab.model_bytes)
     tensors["rng.torch"] = torch.get_rng_state()
     for rank, rng_state in enumerate(rank_rngs or []):
         tensors[f"rng.torch.rank{rank}"] = rng_state
@@ -151,6 +160,8 @@ def _unpack(path: Path, tensors: dict, meta: dict) -> Checkpoint:
                    if "vocab.src" in tensors else None),
         tgt_vocab=Vocabulary(tensors["vocab.tgt"].numpy().tobytes(), f"{path}[vocab.tgt]"),
         extra=json.loads(meta.get("extra", "{}")),
+        more_vocabs=[Vocabulary(tensors[f"vocab.more{i}"].numpy().tobytes(), f"{path}[vocab.more{i}]")
+                     for i in range(sum(k.startswith("vocab.more") for k in tensors))],
     )
 
 

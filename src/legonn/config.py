@@ -86,6 +86,7 @@ class InitConfig:
     encoder: str = ""
     decoder: str = ""
     length_ratio_from: str = ""
+    composed: str = ""  # a folder made by `legonn compose`: fine-tune that whole chain (model section unused)
 
     @property
     def length_reference(self) -> str:
@@ -213,8 +214,12 @@ def check_values(cfg: ExperimentConfig) -> ExperimentConfig:
     if cfg.train.precision not in ("bf16", "fp32"):
         raise LegoError(f"config key 'train.precision': expected 'bf16' or 'fp32', got {cfg.train.precision!r}")
     for name in cfg.train.freeze:
-        if name not in ("encoder", "decoder"):
-            raise LegoError(f"config key 'train.freeze': unknown module {name!r} (expected encoder, decoder)")
+        if name not in ("encoder", "decoder") and not re.fullmatch(r"module\d+", name):
+            raise LegoError(f"config key 'train.freeze': unknown module {name!r} (expected encoder, decoder or "
+                            "moduleN, the N-th module of the chain from 0)")
+    if cfg.init.composed and (cfg.init.encoder or cfg.init.decoder):
+        raise LegoError("config key 'init.composed': starts from a whole composition, so init.encoder and "
+                        "init.decoder must be empty")
     if cfg.model.length_ratio == "auto" and not cfg.init.length_reference:
         raise LegoError("config key 'model.length_ratio': 'auto' needs init.decoder or init.length_ratio_from "
                         "(the decoder brick to fit)")

@@ -41,7 +41,8 @@ class LoadedModel:
 
     def __post_init__(self):
         if self.interface_vocabs is None:
-            known = [v for v in (self.src_vocab, self.tgt_vocab) if v is not None]
+            known = ([v for v in (self.src_vocab, self.tgt_vocab) if v is not None] if self.checkpoint is None
+                     else list(self.checkpoint.vocabularies().values()))
             self.interface_vocabs = interface_vocabularies(self.model, known)
 
 
@@ -57,12 +58,22 @@ def load_model(path: str | Path) -> LoadedModel:
                            front_end=bricks[0].front_end, interface_vocabs=[b.emits for b in bricks[:-1]])
     ckpt = load_checkpoint(path)
     try:
-        model = build_model(ckpt.config.model, ckpt.src_vocab.id if ckpt.src_vocab else None, ckpt.tgt_vocab.id)
+        if "composition" in ckpt.extra:  # a fine-tuned composition: its bricks' description, not the model section
+            from legonn.bricks import build_chain
+
+            model = build_chain(ckpt.extra["composition"], ckpt.vocabularies())
+        else:
+            model = build_model(ckpt.config.model, ckpt.src_vocab.id if ckpt.src_vocab else None, ckpt.tgt_vocab.id)
         model.load_state_dict(ckpt.model)
     except (RuntimeError, ValueError) as exc:
         raise LegoError(f"{path}: weights do not fit the model in its config ({str(exc).splitlines()[0]})") from None
     front_end = SpeechFrontEnd.from_dict(ckpt.extra["speech"], str(path)) if "speech" in ckpt.extra else None
-    return LoadedModel(model.eval(), ckpt.src_vocab, ckpt.tgt_vocab, longest_source(ckpt.config.model), ckpt,
+    if "composition" in ckpt.extra:
+        first = model.encoders[0].cfg
+        max_len = olc_capacity(first.max_positions, first.length_ratio)
+    else:
+        max_len = longest_source(ckpt.config.model)
+    return LoadedModel(model.eval(), ckpt.src_vocab, ckpt.tgt_vocab, max_len, ckpt,
                        front_end)
 
 

@@ -19,7 +19,8 @@ import torch.distributed as dist
 from torch import nn
 from tqdm import tqdm
 
-from legonn.assemble import freeze, resolve_length_ratio, start_from_bricks
+from legonn.assemble import check_composition, freeze, resolve_length_ratio, start_from_bricks
+from legonn.bricks import describe_chain, load_brick, load_composed
 from legonn.checkpoint import TrainerState, check_vocab, load_checkpoint, save_checkpoint
 from legonn.config import ExperimentConfig
 from legonn.data.batching import collate, make_batches
@@ -65,7 +66,7 @@ def summarize_data(cfg: ExperimentConfig, data: TaskData) -> dict:
         # what an upstream encoder must emit for this module: K_in positions per source token (§ chains)
         tokens = [len(s) for s in pairs.src]
         summary["input_length_ratio"] = ratio_stats(tokens, tokens, cfg.model.input_stretch)
-    if cfg.model.arch == "lego":
+    if cfg.model.arch == "lego" and not cfg.init.composed:  # a composition's lengths are set by its bricks
         summary["length_ratio"] = ratio_stats(src_lengths, tgt_lengths, cfg.model.length_ratio)
         summary["ctc_unalignable_pairs"] = ctc_unalignable(src_lengths, [t.tolist() for t in pairs.tgt],
                                                            cfg.model.length_ratio)
@@ -144,17 +145,29 @@ class Trainer:
         if cfg.train.threads > 0:
             torch.set_num_threads(cfg.train.threads)
         self.out = Path(cfg.out_dir)
-        self.data = load_task_data(cfg, progress and self.dist.main)
+        # fine-tuning a composition: its modules, and a speech encoder's own front end (features + CMVN)
+        composed = load_composed(cfg.init.composed) if cfg.init.composed else None
+        front_end = composed[1][0].front_end if composed else None
+        if cfg.init.encoder and cfg.model.input == "speech":
+            front_end = load_brick(cfg.init.encoder).front_end
+        self.data = load_task_data(cfg, progress and self.dist.main, front_end)
         self.src_vocab, self.tgt_vocab, self.pairs = self.data.src_vocab, self.data.tgt_vocab, self.data.pairs
         cfg, auto_note = resolve_length_ratio(cfg, self.data.encoder_positions(cfg.model), [len(t) for t in self.pairs.tgt])
         self.cfg = cfg
         self.data_summary = summarize_data(cfg, self.data) | auto_note
         torch.manual_seed(cfg.train.seed)
-        try:
-            self.model = build_model(cfg.model, self.src_vocab.id if self.src_vocab else None, self.tgt_vocab.id)
-        except ValueError as exc:
-            raise LegoError(str(exc)) from None
-        self.model = start_from_bricks(self.model, cfg, self.src_vocab, self.tgt_vocab)
+        self.composition, self.more_vocabs = None, []
+        if composed:
+            check_composition(composed[1], self.src_vocab, self.tgt_vocab, cfg.init.composed)
+            self.model, self.composition = composed[0], describe_chain(composed[1])
+            known = {v.fingerprint for v in (self.src_vocab, self.tgt_vocab) if v is not None}
+            self.more_vocabs = [b.emits for b in composed[1][:-1] if b.emits.fingerprint not in known]
+        else:
+            try:
+                self.model = build_model(cfg.model, self.src_vocab.id if self.src_vocab else None, self.tgt_vocab.id)
+            except ValueError as exc:
+                raise LegoError(str(exc)) from None
+            self.model = start_from_bricks(self.model, cfg, self.src_vocab, self.tgt_vocab)
         self.frozen = freeze(self.model, cfg.train.freeze)
         # same initial weights everywhere (DDP also broadcasts rank 0's), but each rank its own dropout masks
         torch.manual_seed(cfg.train.seed + 1000 * self.dist.rank)
@@ -211,13 +224,15 @@ class Trainer:
         rank_rngs = self.dist.gather_rng()  # a collective: every rank calls _save at the same points
         if self.dist.main:
             save_checkpoint(self.out / name, self.cfg, self.state, self.model, self.src_vocab, self.tgt_vocab,
-                            self.optimizer, extra=self._extra(), rank_rngs=rank_rngs)
+                            self.optimizer, extra=self._extra(), rank_rngs=rank_rngs, more_vocabs=self.more_vocabs)
 
     def _extra(self) -> dict:
         """Saved beside the weights: the data summary, and for speech the front end (fbank + CMVN)."""
         extra = {"data": self.data_summary}
         if self.data.front_end is not None:
             extra["speech"] = self.data.front_end.to_dict()
+        if self.composition is not None:  # the model section does not describe a fine-tuned composition
+            extra["composition"] = self.composition
         return extra
 
     def _log(self, record: dict) -> None:
@@ -260,7 +275,8 @@ class Trainer:
         """Greedy-decode the validation set: BLEU (or WER) of the decoder and of each interface's CTC readout."""
         n = self.cfg.train.valid_max_sentences or len(self.data.valid_sources)
         ref = self.data.valid_refs[:n]
-        vocabs = interface_vocabularies(self.model, [v for v in (self.src_vocab, self.tgt_vocab) if v is not None])
+        vocabs = interface_vocabularies(self.model, [v for v in (self.src_vocab, self.tgt_vocab, *self.more_vocabs)
+                                                     if v is not None])
         out = decode_sources(self.model, self.tgt_vocab, self.data.valid_sources[:n], SearchOptions(beam_size=1),
                              precision=self.cfg.train.precision, interface_vocabs=vocabs)
         self._train_mode()

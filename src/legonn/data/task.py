@@ -75,18 +75,20 @@ def _featurise(utts: list[Utterance], cache: FeatureCache, manifest: str, progre
     return feats
 
 
-def load_speech(cfg, tgt_vocab: Vocabulary, progress: bool) -> TaskData:
+def load_speech(cfg, tgt_vocab: Vocabulary, progress: bool, front_end: SpeechFrontEnd | None = None) -> TaskData:
+    """front_end: featurise and normalise as a pre-trained speech encoder was trained (else fit CMVN here)."""
     d = cfg.data
-    cache = FeatureCache(d.feature_cache, LogMelFbank(FbankConfig(num_bins=cfg.model.feature_dim)), d.max_seconds)
+    fbank = front_end.fbank if front_end else FbankConfig(num_bins=cfg.model.feature_dim)
+    cache = FeatureCache(d.feature_cache, LogMelFbank(fbank), d.max_seconds)
     train = read_manifest(d.train_manifest)
     valid = read_manifest(d.valid_manifest)
     targets = _encode_targets(train, tgt_vocab, d.max_len, d.train_manifest)
     _encode_targets(valid, tgt_vocab, d.max_len, d.valid_manifest)  # fail now, not after an epoch
     train_feats = _featurise(train, cache, d.train_manifest, progress)
     valid_feats = _featurise(valid, cache, d.valid_manifest, progress)
-    cmvn = GlobalCMVN.fit([torch.from_numpy(f) for f in train_feats])
-    front_end = SpeechFrontEnd(cache.fbank.cfg, cmvn)
-    mean, std = cmvn.mean.numpy(), cmvn.std.numpy()
+    if front_end is None:
+        front_end = SpeechFrontEnd(cache.fbank.cfg, GlobalCMVN.fit([torch.from_numpy(f) for f in train_feats]))
+    mean, std = front_end.cmvn.mean.numpy(), front_end.cmvn.std.numpy()
 
     def normalise(feats: list[np.ndarray]) -> list[np.ndarray]:
         # float16 halves the memory of a corpus held in RAM; batches are padded into float32
@@ -107,13 +109,14 @@ def load_text(cfg, tgt_vocab: Vocabulary) -> TaskData:
     return TaskData(src_vocab, tgt_vocab, pairs, sources, valid.tgt, valid.src_path)
 
 
-def load_task_data(cfg, progress: bool = True) -> TaskData:
-    """Speech when `data.train_manifest` is set, text otherwise; every defect names its file and line."""
+def load_task_data(cfg, progress: bool = True, front_end: SpeechFrontEnd | None = None) -> TaskData:
+    """Speech when `data.train_manifest` is set, text otherwise; every defect names its file and line.
+    front_end: a pre-trained speech encoder's feature settings and CMVN, used instead of fitting new ones."""
     tgt_vocab = Vocabulary.load(cfg.data.tgt_vocab)
     if cfg.data.train_manifest:
         if cfg.model.input != "speech":
             raise LegoError("config key 'model.input': data.train_manifest is speech, so model.input must be 'speech'")
-        return load_speech(cfg, tgt_vocab, progress)
+        return load_speech(cfg, tgt_vocab, progress, front_end)
     if cfg.model.input == "speech":
         raise LegoError("config key 'data.train_manifest': model.input is 'speech' but no manifest is given")
     return load_text(cfg, tgt_vocab)
