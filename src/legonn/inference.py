@@ -14,7 +14,7 @@ from legonn.checkpoint import Checkpoint, load_checkpoint
 from legonn.data.batching import encode_sources, pad_sources
 from legonn.data.features import SpeechFrontEnd
 from legonn.errors import LegoError
-from legonn.model import build_model
+from legonn.model import LegoModel, build_model
 from legonn.nn import MIN_FRAMES
 from legonn.search import SearchOptions, beam_search, max_target_length
 from legonn.vocab import Vocabulary
@@ -53,8 +53,7 @@ def load_model(path: str | Path) -> LoadedModel:
         from legonn.bricks import load_composed
 
         model, bricks = load_composed(path)
-        first = bricks[0].module.cfg
-        return LoadedModel(model, bricks[0].reads, bricks[-1].emits, olc_capacity(first.max_positions, first.length_ratio),
+        return LoadedModel(model, bricks[0].reads, bricks[-1].emits, chain_capacity(model),
                            front_end=bricks[0].front_end, interface_vocabs=[b.emits for b in bricks[:-1]])
     ckpt = load_checkpoint(path)
     try:
@@ -68,11 +67,7 @@ def load_model(path: str | Path) -> LoadedModel:
     except (RuntimeError, ValueError) as exc:
         raise LegoError(f"{path}: weights do not fit the model in its config ({str(exc).splitlines()[0]})") from None
     front_end = SpeechFrontEnd.from_dict(ckpt.extra["speech"], str(path)) if "speech" in ckpt.extra else None
-    if "composition" in ckpt.extra:
-        first = model.encoders[0].cfg
-        max_len = olc_capacity(first.max_positions, first.length_ratio)
-    else:
-        max_len = longest_source(ckpt.config.model)
+    max_len = chain_capacity(model) if "composition" in ckpt.extra else longest_source(ckpt.config.model)
     return LoadedModel(model.eval(), ckpt.src_vocab, ckpt.tgt_vocab, max_len, ckpt,
                        front_end)
 
@@ -90,6 +85,12 @@ def longest_source(cfg) -> int:
     if cfg.arch == "lego":
         return olc_capacity(cfg.max_positions, cfg.length_ratio)
     return 4096
+
+
+def chain_capacity(model: LegoModel) -> int:
+    """The longest input a chain of bricks can read: what its first encoder's OLC can emit."""
+    first = model.encoders[0].cfg
+    return olc_capacity(first.max_positions, first.length_ratio)
 
 
 def olc_capacity(max_positions: int, ratio: float) -> int:

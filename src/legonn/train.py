@@ -168,6 +168,9 @@ class Trainer:
             except ValueError as exc:
                 raise LegoError(str(exc)) from None
             self.model = start_from_bricks(self.model, cfg, self.src_vocab, self.tgt_vocab)
+        # what each interface speaks, upstream first: read-outs decode with it, CTC applies where it is the target
+        self.interface_vocabs = interface_vocabularies(
+            self.model, [v for v in (self.src_vocab, self.tgt_vocab, *self.more_vocabs) if v is not None])
         self.frozen = freeze(self.model, cfg.train.freeze)
         # same initial weights everywhere (DDP also broadcasts rank 0's), but each rank its own dropout masks
         torch.manual_seed(cfg.train.seed + 1000 * self.dist.rank)
@@ -275,8 +278,7 @@ class Trainer:
         """Greedy-decode the validation set: BLEU (or WER) of the decoder and of each interface's CTC readout."""
         n = self.cfg.train.valid_max_sentences or len(self.data.valid_sources)
         ref = self.data.valid_refs[:n]
-        vocabs = interface_vocabularies(self.model, [v for v in (self.src_vocab, self.tgt_vocab, *self.more_vocabs)
-                                                     if v is not None])
+        vocabs = self.interface_vocabs
         out = decode_sources(self.model, self.tgt_vocab, self.data.valid_sources[:n], SearchOptions(beam_size=1),
                              precision=self.cfg.train.precision, interface_vocabs=vocabs)
         self._train_mode()
