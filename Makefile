@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-APT_PACKAGES := libjemalloc2 espeak-ng flite festival festvox-kdlpc16k sox
+APT_PACKAGES := libjemalloc2 espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k sox
 
 .PHONY: demo test bench results clean-venv help
 
@@ -15,7 +15,7 @@ help:
 
 $(STAMP): requirements.txt pyproject.toml
 	@# system packages (root + apt only): jemalloc makes CPU training 15-35 % faster (src/legonn/allocator.py);
-	@# espeak-ng, flite, festival and sox synthesise the speech corpora (src/legonn/data/synth.py)
+	@# espeak-ng, flite, festival (+ its kal and ked diphone voices) and sox synthesise the speech corpora (src/legonn/data/synth.py)
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	  missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	  if [ -n "$$missing" ]; then \

@@ -1,6 +1,6 @@
 """Training throughput (target tokens/s) of the Multi30k baseline and LegoNN configs, one run.
 
-    python benchmarks/train_throughput.py [--steps 40] [--precision bf16] [--threads 2]
+    python benchmarks/train_throughput.py [--steps 40] [--precision auto|bf16|fp32] [--threads 2]
 
 Each config trains on the same real Multi30k De→En batches (batching by tokens, epoch 1 order),
 after warm-up steps; the figure is target tokens (EOS included) per second of wall time spent in
@@ -28,6 +28,7 @@ from common import git_commit, hardware  # noqa: E402
 from legonn.allocator import reexec_with_jemalloc  # noqa: E402
 from legonn.config import load_config  # noqa: E402
 from legonn.data.batching import collate, make_batches  # noqa: E402
+from legonn.precision import CHOICES as PRECISIONS, has_native_bf16, resolve_precision  # noqa: E402
 from legonn.train import Trainer, count_parameters  # noqa: E402
 from legonn.vocab import atomic_write_bytes  # noqa: E402
 
@@ -61,15 +62,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--warmup", type=int, default=5)
-    parser.add_argument("--precision", default="bf16", choices=["bf16", "fp32"])
+    parser.add_argument("--precision", default="auto", choices=PRECISIONS,
+                        help="auto: bf16 where the CPU has native bf16, else fp32 (legonn.precision)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--systems", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
     parser.add_argument("-o", "--output", type=Path, default=ROOT / "results/bench/train_throughput.json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    precision = resolve_precision(args.precision)
+    print(f"precision: {precision} (native bf16 on this CPU: {'yes' if has_native_bf16() else 'no'})")
     figures = {}
     for name in args.systems:
-        figures[name] = measure(CONFIGS[name], args.steps, args.warmup, args.precision, args.threads)
+        figures[name] = measure(CONFIGS[name], args.steps, args.warmup, precision, args.threads)
         print(f"{name:14s} {figures[name]['params']:>11,} params  {figures[name]['tokens_per_s']:>8,.0f} target tokens/s")
     if "baseline" in figures:
         base = figures["baseline"]["tokens_per_s"]
@@ -80,7 +84,8 @@ def main() -> None:
         print(f"baseline throughput {base:,.0f} tokens/s (target ≥ 3,500): {'met' if base >= 3500 else 'MISSED'}")
     allocator = "jemalloc" if os.environ.get("LEGONN_JEMALLOC") == "active" else "system malloc"
     print(f"allocator: {allocator}")
-    record = {"benchmark": "train_throughput", "precision": args.precision, "threads": args.threads,
+    record = {"benchmark": "train_throughput", "precision": precision, "native_bf16": has_native_bf16(),
+              "threads": args.threads,
               "allocator": allocator,
               "hardware": hardware(), "commit": git_commit(), "systems": figures}
     atomic_write_bytes(args.output, (json.dumps(record, indent=2) + "\n").encode())

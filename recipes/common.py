@@ -68,6 +68,14 @@ def median_window_tokens_per_s(run_dir: Path) -> float | None:
     return round(values[len(values) // 2], 1) if values else None
 
 
+def run_precision(run_dir: Path, configured: str) -> str:
+    """The arithmetic the run trained in: its config.json holds 'auto' resolved on the training machine."""
+    try:
+        return json.loads((run_dir / "config.json").read_text())["train"]["precision"]
+    except (OSError, KeyError, ValueError):
+        return configured
+
+
 def train_system(config: Path, overrides: list[str] = ()) -> None:
     """Train (or resume) until the config's stopping rule; safe to rerun after a kill."""
     Trainer(load_config(config, overrides)).run()
@@ -116,7 +124,7 @@ def score_system(config: Path, test_sets: dict[str, tuple[Path, Path]], results_
         "median_window_tokens_per_s": median_window_tokens_per_s(Path(cfg.out_dir)),
         "train_threads": cfg.train.threads,
         "seed": cfg.train.seed,
-        "precision": cfg.train.precision,
+        "precision": run_precision(Path(cfg.out_dir), cfg.train.precision),
         "config": str(config),
     }
     try:

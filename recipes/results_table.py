@@ -46,8 +46,8 @@ def translation_table(records: list[dict]) -> list[str]:
     rows = sorted(records, key=lambda r: (r["test_set"] != "test_2016_flickr", r["test_set"], _order(r)))
     lines = [
         "| system | test set | BLEU | chrF | CTC-readout BLEU | best val BLEU (greedy) | params | train min | "
-        "train tokens/s (median) | steps | seed | commit |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "train tokens/s (median) | steps | precision | seed | commit |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         status = "" if r.get("training_finished", True) else " (training in progress)"
@@ -55,7 +55,7 @@ def translation_table(records: list[dict]) -> list[str]:
             f"| {r['system']}{status} | {r['test_set']} | **{_fmt(r['bleu'])}** | {_fmt(r['chrf'])} | "
             f"{_fmt(r.get('ctc_readout_bleu'))} | {_fmt(r.get('valid_bleu_greedy'))} | {_fmt(r['params'])} | "
             f"{_fmt(r['train_minutes'])} | {_fmt(r.get('median_window_tokens_per_s') or r['tokens_per_s'], 0)} | {_fmt(r.get('train_steps'))} | "
-            f"{r['seed']} | {r['commit']} |"
+            f"{r.get('precision', '–')} | {r['seed']} | {r['commit']} |"
         )
     return lines
 
@@ -113,7 +113,10 @@ def main() -> None:
     if multi30k:
         out += ["## Multi30k German→English", "",
                 "`python recipes/multi30k/run.py` (configs in `recipes/multi30k/`; training on the 29k real "
-                "pairs, model selection on val by greedy BLEU, beam 5 at test time, bf16 autocast, seed 1). "
+                "pairs, model selection on val by greedy BLEU, beam 5 at test time, seed 1). *precision* is the "
+                "arithmetic of training: `train.precision: auto` trains in bf16 autocast on a CPU with native bf16 "
+                "and in fp32 on one without (where emulated bf16 is 2–3× slower), so it also tells which kind of "
+                "machine a run trained on. "
                 "*train min* is the wall time of the training steps so far (validation excluded); the runs "
                 "shared the machine with development work and were paused for benchmarks, so it overstates "
                 "what a dedicated machine needs. *train tokens/s (median)* is the median of the per-50-update "
@@ -138,7 +141,7 @@ def main() -> None:
         if not records:
             continue
         out += [f"## {title}: reusing the De→En decoder", "",
-                f"`python recipes/transfer/run.py {task[:2]}` (configs in `recipes/{task}/`, bf16, seed 1, beam 5). "
+                f"`python recipes/transfer/run.py {task[:2]}` (configs in `recipes/{task}/`, seed 1, beam 5). "
                 "*zero-shot-…*: this task's LegoNN encoder composed with the De→En decoder of the section above, "
                 "never trained together (no updates); *fine-tuned-…*: that composition trained further on "
                 f"{task} data. Targets (issue #3): zero-shot ≥ baseline; fine-tuned ≥ baseline + 1.5 BLEU.", ""]

@@ -100,6 +100,11 @@ def test_bad_value_range_via_set(tiny_config):
     one_line_error(legonn("train", tiny_config, "--quiet", "--set", "model.dim=0"), "'model.dim'")
 
 
+def test_unknown_precision_names_the_field_and_the_choices(tiny_config):
+    one_line_error(legonn("train", tiny_config, "--quiet", "--set", "train.precision=fp16"),
+                   "'train.precision'", "auto, bf16, fp32")
+
+
 def test_set_value_that_is_not_yaml(tiny_config):
     one_line_error(legonn("train", tiny_config, "--quiet", "--set", "train.lr=["), "train.lr")
 

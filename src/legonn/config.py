@@ -17,6 +17,7 @@ import yaml
 
 from legonn.errors import LegoError
 from legonn.model import ModelConfig
+from legonn.precision import CHOICES as PRECISIONS
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,8 @@ class TrainConfig:
 
     max_tokens: padded source positions per batch (tokens, or feature frames for speech); lr peaks after warmup_steps then decays as 1/sqrt(step);
     max_epochs / max_steps (0 = unlimited) bound the run; patience: epochs without a better
-    validation BLEU before stopping (0 = never); precision: 'bf16' (autocast) or 'fp32';
+    validation BLEU before stopping (0 = never); precision: 'auto' (bf16 where the CPU has
+    native bf16, else fp32; legonn.precision), 'bf16' (autocast) or 'fp32';
     save_every: steps between `last` checkpoints; valid_max_sentences: cap on validation decoding;
     freeze: modules ('encoder', 'decoder') whose weights stay fixed (kept in eval mode, no dropout);
     spec_augment: SpecAugment masks on speech features during training (legonn.data.features).
@@ -64,7 +66,7 @@ class TrainConfig:
     max_epochs: int = 60
     max_steps: int = 0
     patience: int = 10
-    precision: str = "bf16"
+    precision: str = "auto"
     seed: int = 1
     threads: int = 0
     log_every: int = 50
@@ -211,8 +213,9 @@ def check_values(cfg: ExperimentConfig) -> ExperimentConfig:
                 raise LegoError(f"config key '{section}.{name}': must be positive, got {value!r}")
     if not 0.0 <= cfg.model.dropout < 1.0:
         raise LegoError(f"config key 'model.dropout': must be in [0, 1), got {cfg.model.dropout!r}")
-    if cfg.train.precision not in ("bf16", "fp32"):
-        raise LegoError(f"config key 'train.precision': expected 'bf16' or 'fp32', got {cfg.train.precision!r}")
+    if cfg.train.precision not in PRECISIONS:
+        raise LegoError(f"config key 'train.precision': expected one of {', '.join(PRECISIONS)}, "
+                        f"got {cfg.train.precision!r}")
     for name in cfg.train.freeze:
         if name not in ("encoder", "decoder") and not re.fullmatch(r"module\d+", name):
             raise LegoError(f"config key 'train.freeze': unknown module {name!r} (expected encoder, decoder or "

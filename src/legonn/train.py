@@ -6,6 +6,7 @@ It knows a model only through `forward(src, src_lengths, prev) -> (logits, inter
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -31,6 +32,7 @@ from legonn.inference import decode_sources, interface_vocabularies
 from legonn.length_stats import ctc_unalignable, ratio_stats
 from legonn.losses import lego_loss
 from legonn.model import build_model
+from legonn.precision import resolve_precision
 from legonn.score import bleu_chrf, wer
 from legonn.search import SearchOptions
 from legonn.vocab import atomic_write_bytes
@@ -153,6 +155,8 @@ class Trainer:
         self.data = load_task_data(cfg, progress and self.dist.main, front_end)
         self.src_vocab, self.tgt_vocab, self.pairs = self.data.src_vocab, self.data.tgt_vocab, self.data.pairs
         cfg, auto_note = resolve_length_ratio(cfg, self.data.encoder_positions(cfg.model), [len(t) for t in self.pairs.tgt])
+        # 'auto' becomes what this machine runs fastest; config.json and results record the choice
+        cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, precision=resolve_precision(cfg.train.precision)))
         self.cfg = cfg
         self.data_summary = summarize_data(cfg, self.data) | auto_note
         torch.manual_seed(cfg.train.seed)
