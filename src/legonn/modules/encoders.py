@@ -30,6 +30,34 @@ class InterfaceHead(nn.Module):
         return Marginals(log_probs, lengths, self.vocab)
 
 
+class _InterfaceEncoder(nn.Module):
+    """What every encoder shares after its own input layers: group 1 → OLC (group 2) → interface head.
+
+    The sub-modules are attributes of the encoder itself (group1, olc, norm1, head, drop), created in
+    this order after the input layers, so parameter names, initialisation and optimizer order are
+    those of checkpoints and bricks written before this class existed.
+    """
+
+    def _build_tail(self, cfg, out_vocab: VocabId) -> None:
+        """cfg: any encoder config with dim, heads, ff_dim, group1/group2_layers, length_ratio, max_positions, dropout."""
+        self.group1 = nn.ModuleList(
+            EncoderLayer(cfg.dim, cfg.heads, cfg.ff_dim, cfg.dropout) for _ in range(cfg.group1_layers)
+        )
+        self.olc = OutputLengthController(
+            cfg.dim, cfg.heads, cfg.ff_dim, cfg.group2_layers, cfg.length_ratio, cfg.max_positions, cfg.dropout
+        )
+        self.norm1 = nn.LayerNorm(cfg.dim)
+        self.head = InterfaceHead(cfg.dim, out_vocab)
+        self.drop = Dropout(cfg.dropout)
+
+    def _to_interface(self, x: Tensor, mask: Tensor, lengths: Tensor) -> Marginals:
+        """x: B × T × D (input layers done, dropout applied), mask: B × T padding, lengths: B → Marginals."""
+        for layer in self.group1:
+            x = layer(x, mask)
+        y, out_lengths = self.olc(self.norm1(x), lengths)
+        return self.head(y, out_lengths)
+
+
 @dataclass(frozen=True)
 class TextEncoderConfig:
     """Sizes of a `TextEncoder`.
@@ -49,7 +77,7 @@ class TextEncoderConfig:
     dropout: float = 0.1
 
 
-class TextEncoder(nn.Module):
+class TextEncoder(_InterfaceEncoder):
     """Tokens → embeddings → group 1 → OLC (group 2) → interface head → Marginals."""
 
     def __init__(self, cfg: TextEncoderConfig, out_vocab: VocabId):
@@ -57,15 +85,7 @@ class TextEncoder(nn.Module):
         self.cfg, self.out_vocab = cfg, out_vocab
         self.embed = nn.Embedding(cfg.src_vocab_size, cfg.dim, padding_idx=0)
         nn.init.normal_(self.embed.weight, std=cfg.dim**-0.5)
-        self.group1 = nn.ModuleList(
-            EncoderLayer(cfg.dim, cfg.heads, cfg.ff_dim, cfg.dropout) for _ in range(cfg.group1_layers)
-        )
-        self.olc = OutputLengthController(
-            cfg.dim, cfg.heads, cfg.ff_dim, cfg.group2_layers, cfg.length_ratio, cfg.max_positions, cfg.dropout
-        )
-        self.norm1 = nn.LayerNorm(cfg.dim)
-        self.head = InterfaceHead(cfg.dim, out_vocab)
-        self.drop = Dropout(cfg.dropout)
+        self._build_tail(cfg, out_vocab)
 
     def forward(self, tokens: Tensor, lengths: Tensor) -> Marginals:
         """tokens: B × T source ids (0-padded), lengths: B → Marginals B × ceil(α·T) × V."""
@@ -73,10 +93,7 @@ class TextEncoder(nn.Module):
         x = self.embed(tokens) * math.sqrt(self.cfg.dim) + sinusoidal_positions(t, self.cfg.dim, tokens.device)
         x = self.drop(x)
         mask = lengths_to_padding_mask(lengths, t)
-        for layer in self.group1:
-            x = layer(x, mask)
-        y, out_lengths = self.olc(self.norm1(x), lengths)
-        return self.head(y, out_lengths)
+        return self._to_interface(x, mask, lengths)
 
 
 @dataclass(frozen=True)
@@ -99,22 +116,14 @@ class SpeechEncoderConfig:
     dropout: float = 0.1
 
 
-class SpeechEncoder(nn.Module):
+class SpeechEncoder(_InterfaceEncoder):
     """Features → 4× conv subsampling → group 1 → OLC (group 2) → interface head → Marginals."""
 
     def __init__(self, cfg: SpeechEncoderConfig, out_vocab: VocabId):
         super().__init__()
         self.cfg, self.out_vocab = cfg, out_vocab
         self.subsample = Conv2dSubsampling(cfg.feature_dim, cfg.dim, cfg.channels)
-        self.group1 = nn.ModuleList(
-            EncoderLayer(cfg.dim, cfg.heads, cfg.ff_dim, cfg.dropout) for _ in range(cfg.group1_layers)
-        )
-        self.olc = OutputLengthController(
-            cfg.dim, cfg.heads, cfg.ff_dim, cfg.group2_layers, cfg.length_ratio, cfg.max_positions, cfg.dropout
-        )
-        self.norm1 = nn.LayerNorm(cfg.dim)
-        self.head = InterfaceHead(cfg.dim, out_vocab)
-        self.drop = Dropout(cfg.dropout)
+        self._build_tail(cfg, out_vocab)
 
     def forward(self, features: Tensor, lengths: Tensor) -> Marginals:
         """features: B × T × F (normalised, 0-padded), lengths: B → Marginals B × ceil(α·T') × V, T' ≈ T/4."""
@@ -125,10 +134,7 @@ class SpeechEncoder(nn.Module):
         t = x.size(1)
         x = self.drop(x * math.sqrt(self.cfg.dim) + sinusoidal_positions(t, self.cfg.dim, x.device))
         mask = lengths_to_padding_mask(sub_lengths, t)
-        for layer in self.group1:
-            x = layer(x, mask)
-        y, out_lengths = self.olc(self.norm1(x), sub_lengths)
-        return self.head(y, out_lengths)
+        return self._to_interface(x, mask, sub_lengths)
 
 
 @dataclass(frozen=True)
@@ -153,7 +159,7 @@ class MarginalEncoderConfig:
     dropout: float = 0.1
 
 
-class MarginalEncoder(nn.Module):
+class MarginalEncoder(_InterfaceEncoder):
     """Upstream Marginals → ingestor → group 1 → OLC (group 2) → interface head → Marginals.
 
     Modality-agnostic: it only ever sees marginals, so it can sit between any encoder that emits
@@ -164,25 +170,14 @@ class MarginalEncoder(nn.Module):
         super().__init__()
         self.cfg, self.in_vocab, self.out_vocab = cfg, in_vocab, out_vocab
         self.ingestor = build_ingestor(cfg.ingestor, in_vocab.size, cfg.dim, cfg.receptive_field, cfg.beam, cfg.kernel)
-        self.group1 = nn.ModuleList(
-            EncoderLayer(cfg.dim, cfg.heads, cfg.ff_dim, cfg.dropout) for _ in range(cfg.group1_layers)
-        )
-        self.olc = OutputLengthController(
-            cfg.dim, cfg.heads, cfg.ff_dim, cfg.group2_layers, cfg.length_ratio, cfg.max_positions, cfg.dropout
-        )
-        self.norm1 = nn.LayerNorm(cfg.dim)
-        self.head = InterfaceHead(cfg.dim, out_vocab)
-        self.drop = Dropout(cfg.dropout)
+        self._build_tail(cfg, out_vocab)
 
     def forward(self, marginals: Marginals) -> Marginals:
         """Marginals B × T × V_in (checked against in_vocab) → Marginals B × ceil(α·T) × V_out."""
         marginals.checked(self.in_vocab, "marginal encoder input")
         x = self.drop(add_positions(self.ingestor(marginals)))
         mask = marginals.padding_mask
-        for layer in self.group1:
-            x = layer(x, mask)
-        y, out_lengths = self.olc(self.norm1(x), marginals.lengths)
-        return self.head(y, out_lengths)
+        return self._to_interface(x, mask, marginals.lengths)
 
 
 @dataclass(frozen=True)
