@@ -16,7 +16,9 @@ import torch
 from clitools import legonn, tiny_yaml
 from safetensors.torch import load_file
 
-from legonn.checkpoint import load_checkpoint
+from legonn.checkpoint import TrainerState, load_checkpoint
+from legonn.config import TrainConfig
+from legonn.train import _time_left
 
 # 3000 padded tokens a batch → 9 batches an epoch on the 600-pair corpus, so 14 steps cross an epoch end
 # (validation, best checkpoint, a fresh shuffle). Dropout is on; fp32 keeps the arithmetic deterministic.
@@ -177,3 +179,10 @@ def test_empty_training_file_is_an_error(tiny_corpus, tiny_vocabs, tmp_path):
     config = tiny_yaml(tiny_corpus, tiny_vocabs, tmp_path / "run", tmp_path / "tiny.yaml", train=TRAIN)
     proc = legonn("train", config, "--quiet", "--set", f"data.train_src={empty}")
     assert proc.returncode != 0 and f"{empty}: file has no lines" in proc.stderr.decode()
+
+
+def test_time_left_counts_the_epochs_still_to_run():
+    state = TrainerState(epoch=11)  # 10 epochs done
+    assert _time_left(TrainConfig(max_epochs=40), state, 360.0) == " (6.0 min/epoch, ~3h 00m left for 30 epochs)"
+    assert _time_left(TrainConfig(max_epochs=40, max_steps=500), state, 360.0) == ""  # steps bound the run
+    assert _time_left(TrainConfig(max_epochs=10), state, 360.0) == ""

@@ -140,6 +140,16 @@ class _Distributed:
         return bool(t.item())
 
 
+def _time_left(t, st: TrainerState, epoch_seconds: float) -> str:
+    """' (12.0 min/epoch, ~3h 24m left for 17 epochs)': the pace of the epoch just done, validation included.
+    Only when epochs bound the run; patience may stop it sooner."""
+    remaining = t.max_epochs - (st.epoch - 1)
+    if t.max_steps or remaining <= 0:
+        return ""
+    minutes = round(remaining * epoch_seconds / 60)
+    return f" ({epoch_seconds / 60:.1f} min/epoch, ~{minutes // 60}h {minutes % 60:02d}m left for {remaining} epochs)"
+
+
 class Trainer:
     def __init__(self, cfg: ExperimentConfig, resume: bool = True, progress: bool = True):
         self.cfg, self.progress = cfg, progress
@@ -311,7 +321,7 @@ class Trainer:
             batches = make_batches(self.pairs, t.max_tokens, t.seed, st.epoch)
             per_rank = len(batches) // self.dist.world  # equal counts keep DDP's collectives in step
             mine = batches[self.dist.rank :: self.dist.world][:per_rank]
-            bar = tqdm(total=per_rank, initial=st.batches_done, desc=f"epoch {st.epoch}", unit="batch",
+            bar = tqdm(total=per_rank, initial=st.batches_done, desc=f"epoch {st.epoch}/{t.max_epochs}", unit="batch",
                        disable=not (self.progress and self.dist.main), mininterval=2.0, dynamic_ncols=True)
             epoch_start = time.time()
             while st.batches_done < per_rank:
@@ -352,7 +362,9 @@ class Trainer:
         st, t = self.state, self.cfg.train
         improved = False
         if self.dist.main:
+            valid_start = time.time()
             record = self.validate()
+            epoch_seconds_total = epoch_seconds + time.time() - valid_start
             if self.data.speech:
                 value = record["valid_wer"]
                 improved = st.best_wer < 0 or value < st.best_wer
@@ -367,7 +379,7 @@ class Trainer:
                        f"best_{self.metric}": best})
             if self.progress:
                 summary = " ".join(f"{k}={v}" for k, v in record.items())
-                tqdm.write(f"epoch {st.epoch - 1}: {summary} best={best}")
+                tqdm.write(f"epoch {st.epoch - 1}: {summary} best={best}{_time_left(t, st, epoch_seconds_total)}")
         # every rank takes part in saving (it gathers their RNG states), so all must know the verdict
         if self.dist.broadcast_flag(improved):
             self._save("checkpoint_best.safetensors")
