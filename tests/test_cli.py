@@ -62,6 +62,16 @@ def test_version():
     assert "version" in ok(legonn("--version"))
 
 
+def test_the_entry_point_does_not_import_torch():
+    """The jemalloc re-exec runs in front of every command: importing torch there would pay ~2 s twice."""
+    code = "import sys, legonn.cli, legonn.allocator; print('torch' in sys.modules)"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.strip() == "False"
+    import legonn
+
+    assert legonn.Marginals.__module__ == "legonn.interface"  # the lazy re-export still resolves
+
+
 def test_vocab_writes_a_model(tiny_corpus, tmp_path):
     out_path = tmp_path / "sub" / "en.model"
     out = ok(legonn("vocab", tiny_corpus["train.en"], tiny_corpus["val.en"], "-o", out_path, "--size", "120"))
