@@ -14,7 +14,7 @@ help:
 	@echo "make results  regenerate docs/results.md from results/**/*.json"
 
 $(STAMP): requirements.txt pyproject.toml
-	@# system packages (root + apt only): jemalloc makes CPU training 15-35 % faster (src/legonn/allocator.py);
+	@# system packages (root + apt only): jemalloc makes CPU training 20-40 % faster (src/legonn/allocator.py);
 	@# espeak-ng, flite, festival (+ its kal and ked diphone voices) and sox synthesise the speech corpora (src/legonn/data/synth.py)
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	  missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \

@@ -87,6 +87,7 @@ def test_cli_transcribe_prints_text_rtf_and_wer(tiny_speech_config, tiny_speech,
     assert report["files"] == 5 and report["real_time_factor"] > 0 and report["wer"] >= 0
     assert "lower-cased" in report["wer_normalisation"] and len(report["ctc_readout_wer"]) == 1
     assert "real_time_factor" in proc.stderr.decode()
+    assert "WER normalisation: lower-cased" in proc.stderr.decode()
     one_line_error(legonn("transcribe", tmp_path / "missing.flac", "-m", ckpt), "missing.flac")
     (tmp_path / "de.txt").write_text("Ein Hund.\n")
     one_line_error(legonn("translate", "-m", ckpt, "-i", tmp_path / "de.txt"), "legonn transcribe")

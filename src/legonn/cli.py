@@ -214,6 +214,8 @@ def transcribe(audio, checkpoint, manifest, opts, show_ctc, json_out):
                                            if vocab.id == loaded.tgt_vocab.id else None
                                            for i, vocab in enumerate(loaded.interface_vocabs)]})
     click.echo(", ".join(f"{k} {v}" for k, v in report.items() if k != "wer_normalisation"), err=True)
+    if utterances:
+        click.echo(f"WER normalisation: {WER_NORMALISATION}", err=True)
     if json_out:
         report["hypotheses"] = dict(zip(map(str, out.paths), out.hypotheses))
         atomic_write_bytes(json_out, (json.dumps(report, indent=2) + "\n").encode())
