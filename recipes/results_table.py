@@ -123,7 +123,8 @@ def main() -> None:
                 "throughput the trainer logged; the clean speed figures are in the throughput section. A "
                 "system marked *training in progress* is scored at its best checkpoint so far.", ""]
         out += translation_table(multi30k)
-        out += ["", f"Signature: `{multi30k[0]['signature']}`", ""]
+        hardware = sorted({r["hardware"] for r in multi30k if r.get("hardware")})
+        out += ["", f"Signature: `{multi30k[0]['signature']}`. Hardware: {'; '.join(hardware) or '–'}.", ""]
         if (ROOT / "docs" / "figures" / "multi30k-curves.png").exists():
             out += ["![training curves](figures/multi30k-curves.png)", "",
                     "Training loss and greedy validation BLEU (`legonn curves runs/multi30k/*`).", ""]
