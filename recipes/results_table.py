@@ -127,7 +127,13 @@ def main() -> None:
         out += ["", f"Signature: `{multi30k[0]['signature']}`. Hardware: {'; '.join(hardware) or '–'}.", ""]
         if (ROOT / "docs" / "figures" / "multi30k-curves.png").exists():
             out += ["![training curves](figures/multi30k-curves.png)", "",
-                    "Training loss and greedy validation BLEU (`legonn curves runs/multi30k/*`).", ""]
+                    "Training loss and greedy validation BLEU (`legonn curves runs/multi30k/*`) of the bf16 runs: "
+                    "the baseline, LegoNN WEmb, and a first LegoNN BeamConv run that stopped after 14 epochs when "
+                    "its machine was replaced.", ""]
+        if (ROOT / "docs" / "figures" / "multi30k-beamconv-curves.png").exists():
+            out += ["![BeamConv training curves](figures/multi30k-beamconv-curves.png)", "",
+                    "The LegoNN BeamConv run in the table, trained from scratch in fp32 on a CPU without native "
+                    "bf16 (`legonn curves runs/multi30k/lego-beamconv`).", ""]
     swaps = _load(ROOT / "results" / "multi30k-swap")
     if swaps:
         out += ["## Swapping modules between De→En models trained with different seeds", "",
@@ -152,8 +158,10 @@ def main() -> None:
         out += ["## Training throughput", "",
                 "Targets (issue #2): the baseline ≥ 3,500 target tokens/s in bf16 on 2 cores; LegoNN ≤ 1.5× the "
                 "baseline's cost per target token. Each table is one run of the benchmark on an otherwise idle "
-                "machine (the training run in the background was paused); `legonn` uses jemalloc when "
-                "installed (src/legonn/allocator.py), the second table shows the system allocator.", ""]
+                "machine (the training run in the background was paused); its heading names the precision, the "
+                "allocator (`legonn` uses jemalloc when installed, src/legonn/allocator.py) and the CPU. The "
+                "fp32 table comes from a CPU without native bf16 (a 2-core Cascade Lake VM whose host was "
+                "also busy), where `precision: auto` trains in fp32 because emulated bf16 is slower still.", ""]
         for path in benches:
             out += throughput_section(json.loads(path.read_text())) + [""]
     atomic_write_bytes(ROOT / "docs" / "results.md", ("\n".join(out) + "\n").encode())

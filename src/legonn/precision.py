@@ -2,7 +2,8 @@
 
 bf16 autocast halves the cost of a training step on CPUs with native bf16 instructions (AVX512-BF16
 or AMX), but on CPUs without them PyTorch emulates bf16 and the same step runs 2–3× *slower* than
-fp32 (measured on a 2-core Cascade Lake: baseline 562 target tokens/s in bf16, 1,422 in fp32).
+fp32 (measured on a 2-core Cascade Lake: baseline 562 target tokens/s in bf16, 1,300–1,400 in fp32;
+results/bench/train_throughput_fp32_no_native_bf16.json).
 `precision: auto`, the default, picks the fast one for the machine the run is on.
 """
 

@@ -1,0 +1,25 @@
+"""The pretrained bricks under models/ load (hashes and vocabularies check out) and stay small."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from legonn.bricks import KINDS, load_brick
+
+MODELS = Path(__file__).resolve().parents[1] / "models"
+CARDS = sorted(MODELS.glob("*/*.json"))
+
+
+def test_models_stay_within_the_size_budget():
+    total = sum(f.stat().st_size for f in MODELS.rglob("*") if f.is_file())
+    assert total <= 60 * 2**20, f"models/ holds {total / 2**20:.1f} MB (budget 60 MB)"
+
+
+@pytest.mark.parametrize("card", CARDS, ids=[f"{c.parent.name}/{c.stem}" for c in CARDS])
+def test_shipped_brick_loads_and_names_what_it_reads(card):
+    brick = load_brick(card)
+    assert brick.card["metrics"], f"{card}: shipped without metrics"
+    assert brick.card["kind"] in KINDS
+    assert brick.emits is not None and len(brick.emits) > 0
