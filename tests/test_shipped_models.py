@@ -18,7 +18,7 @@ def test_models_stay_within_the_size_budget():
 
 
 @pytest.mark.parametrize("card", CARDS, ids=[f"{c.parent.name}/{c.stem}" for c in CARDS])
-def test_shipped_brick_loads_and_names_what_it_reads(card):
+def test_shipped_brick_loads_with_its_card_and_vocabularies(card):
     brick = load_brick(card)
     assert brick.card["metrics"], f"{card}: shipped without metrics"
     assert brick.card["kind"] in KINDS
