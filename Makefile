@@ -5,13 +5,14 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 APT_PACKAGES := libjemalloc2 espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k sox
 
-.PHONY: demo test bench results clean-venv help
+.PHONY: demo demo-train test bench results clean-venv help
 
 help:
-	@echo "make demo     install into .venv, train a small De→En LegoNN model and show what it does"
-	@echo "make test     install into .venv and run the test suite"
-	@echo "make bench    training-throughput benchmark (baseline vs LegoNN)"
-	@echo "make results  regenerate docs/results.md from results/**/*.json"
+	@echo "make demo        install into .venv; compose the shipped Fr→En encoder with the De→En decoder (zero-shot) and translate"
+	@echo "make demo-train  install into .venv; train a small De→En LegoNN model from scratch and show what it does"
+	@echo "make test        install into .venv and run the test suite"
+	@echo "make bench       training-throughput benchmark (baseline vs LegoNN)"
+	@echo "make results     regenerate docs/results.md from results/**/*.json"
 
 $(STAMP): requirements.txt pyproject.toml
 	@# system packages (root + apt only): jemalloc makes CPU training 20-40 % faster (src/legonn/allocator.py);
@@ -29,6 +30,9 @@ $(STAMP): requirements.txt pyproject.toml
 
 demo: $(STAMP)
 	$(PY) recipes/demo/run.py
+
+demo-train: $(STAMP)
+	$(PY) recipes/demo/train_small.py
 
 test: $(STAMP)
 	$(PY) -m pytest tests

@@ -20,6 +20,7 @@ SYSTEM_ORDER = ["baseline", "lego-wemb", "lego-beamconv", "zero-shot-wemb", "zer
                 "fine-tuned-beamconv"]
 TRANSFER = {"fr-en": "French→English (Multi30k)", "cs-en": "Czech→English (Multi30k)",
             "ro-en": "Romanian→English (RO-STS; newstest2016)"}
+TEST_SETS_HEADLINE = {"fr-en": "test_2016_flickr", "cs-en": "test_2016_flickr", "ro-en": "RO-STS.test"}
 
 
 def _load(folder: Path) -> list[dict]:
@@ -182,6 +183,25 @@ def readme_table(records: list[dict]) -> list[str]:
     return lines
 
 
+def readme_transfer_table() -> list[str]:
+    """Issue #3 in the README: each X→En system on its task's headline test set, beside its baseline."""
+    lines = []
+    for task in TRANSFER:
+        records = [r for r in _load(ROOT / "results" / task) if r["test_set"] == TEST_SETS_HEADLINE[task]]
+        baseline = next((r["bleu"] for r in records if r["system"] == "baseline"), None)
+        for r in sorted(records, key=_order):
+            status = "" if r.get("training_finished", True) else " (training in progress)"
+            delta = "–" if baseline is None or r["system"] == "baseline" else f"{r['bleu'] - baseline:+.1f}"
+            origin = (" + ".join(b.get("task", "?") for b in r["bricks"]) if "bricks" in r else r["task"])
+            lines.append(f"| {task} | {r['system']}{status} | {r['test_set']} | {_fmt(r['bleu'])} | {delta} | "
+                         f"{_fmt(r.get('ctc_readout_bleu'))} | {origin} |")
+    if not lines:
+        return []
+    return ["", "Reusing the De→En decoder for other source languages (issue #3; *zero-shot*: never trained together):",
+            "", "| task | system | test set | BLEU | Δ vs baseline | CTC-readout BLEU | modules trained on |",
+            "|---|---|---|---|---|---|---|", *lines]
+
+
 def update_readme(records: list[dict]) -> None:
     readme = ROOT / "README.md"
     text = readme.read_text(encoding="utf-8")
@@ -190,7 +210,7 @@ def update_readme(records: list[dict]) -> None:
         return
     head, rest = text.split(start, 1)
     _, tail = rest.split(end, 1)
-    body = "\n".join(readme_table(records))
+    body = "\n".join(readme_table(records) + readme_transfer_table())
     atomic_write_bytes(readme, f"{head}{start}\n{body}\n{end}{tail}".encode())
     print(f"updated {readme}")
 

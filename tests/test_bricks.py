@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -432,3 +434,35 @@ def test_ctc_unalignable_counts_repeats():
     from legonn.length_stats import ctc_unalignable
     # K = ceil(1.0·T): [5] needs 1 (fits in 2); [7, 7] needs 3 > 2; [1, 2, 3] needs 3 > 2
     assert ctc_unalignable([2, 2, 2], [[5], [7, 7], [1, 2, 3]], 1.0) == 2
+
+
+# --- make demo: the shipped-bricks composition (recipes/demo/run.py) -------------------------------------------
+DEMO = Path(__file__).resolve().parents[1] / "recipes" / "demo" / "run.py"
+
+
+def run_demo(*args) -> subprocess.CompletedProcess:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "LEGONN_JEMALLOC": "0"}
+    return subprocess.run([sys.executable, str(DEMO), "--threads", "1", *map(str, args)], capture_output=True,
+                          env=env, timeout=180)
+
+
+def test_demo_composes_two_bricks_and_scores_the_test_set_like_eval(trained, tmp_path):
+    from legonn.evaluation import evaluate_checkpoint
+    from legonn.search import SearchOptions
+
+    out = ok(run_demo("--encoder", trained["enc"], "--decoder", trained["dec"], "--src", trained["src"],
+                      "--ref", trained["ref"], "-o", tmp_path / "demo", "--show", 2, "--beam", 2))
+    assert (tmp_path / "demo" / COMPOSITION_FILE).is_file()
+    assert "trained in de-en tiny, seed 1" in out  # from the cards: task, system (config name), seed
+    first, second, third = trained["src"].read_text(encoding="utf-8").splitlines()[:3]
+    assert out.count("CTC readout") >= 3 and first.split()[0] in out and second.split()[0] in out
+    report = evaluate_checkpoint(tmp_path / "demo", trained["src"], trained["ref"], SearchOptions(beam_size=2),
+                                 progress=False)
+    assert f"zero-shot composition  BLEU {report['bleu']:5.2f}" in out
+    assert f"CTC readout            BLEU {report['ctc_readout_bleu'][0]:5.2f}" in out
+
+
+def test_demo_with_a_missing_brick_is_one_line(trained, tmp_path):
+    proc = run_demo("--encoder", tmp_path / "nowhere.json", "--decoder", trained["dec"], "-o", tmp_path / "demo")
+    one_line_error(proc, "nowhere.json")
+    assert not (tmp_path / "demo").exists()

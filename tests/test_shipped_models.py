@@ -23,3 +23,16 @@ def test_shipped_brick_loads_with_its_card_and_vocabularies(card):
     assert brick.card["metrics"], f"{card}: shipped without metrics"
     assert brick.card["kind"] in KINDS
     assert brick.emits is not None and len(brick.emits) > 0
+
+
+def test_the_demo_composes_shipped_bricks_trained_on_different_tasks(tmp_path):
+    """`make demo` (recipes/demo/run.py) composes its default bricks: they ship, and they pass compose's checks."""
+    from legonn.bricks import compose
+
+    encoder, decoder = MODELS / "fr-en-wemb" / "fr-en.encoder.json", MODELS / "de-en-wemb" / "de-en.decoder.json"
+    demo = (MODELS.parent / "recipes" / "demo" / "run.py").read_text(encoding="utf-8")
+    assert f'"models/{encoder.parent.name}/{encoder.name}"' in demo and f'"models/{decoder.parent.name}/{decoder.name}"' in demo
+    _, notes = compose([encoder, decoder], tmp_path / "zero-shot")
+    assert notes == [], notes  # the encoder's α was fitted to this decoder (length_ratio: auto)
+    tasks = [load_brick(card).card["training"]["task"] for card in (encoder, decoder)]
+    assert tasks == ["fr-en", "de-en"]
