@@ -20,6 +20,7 @@ import torch.distributed as dist
 from torch import nn
 from tqdm import tqdm
 
+from legonn.allocator import release_free_memory
 from legonn.assemble import check_composition, freeze, resolve_length_ratio, start_from_bricks
 from legonn.bricks import describe_chain, load_brick, load_composed
 from legonn.checkpoint import TrainerState, check_vocab, load_checkpoint, save_checkpoint
@@ -339,6 +340,7 @@ class Trainer:
                     bar.set_postfix(loss=f"{record['loss']:.3f}", tok_s=f"{record['tokens_per_s']:.0f}")
                     self._log({"step": st.step, "epoch": st.epoch, "lr": self.optimizer.param_groups[0]["lr"],
                                **record})
+                    release_free_memory()  # jemalloc keeps freed pages; unpurged they grow without bound
                 if st.step % t.save_every == 0:
                     self._save("checkpoint_last.safetensors")
                 if t.max_steps and st.step >= t.max_steps:
