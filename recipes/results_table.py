@@ -20,11 +20,17 @@ SYSTEM_ORDER = ["baseline", "lego-wemb", "lego-beamconv", "zero-shot-wemb", "zer
                 "fine-tuned-beamconv"]
 TRANSFER = {"fr-en": "French→English (Multi30k)", "cs-en": "Czech→English (Multi30k)",
             "ro-en": "Romanian→English (RO-STS; newstest2016)"}
-TEST_SETS_HEADLINE = {"fr-en": "test_2016_flickr", "cs-en": "test_2016_flickr", "ro-en": "RO-STS.test"}
 
 
-def _load(folder: Path) -> list[dict]:
-    return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
+def _load(folder: Path, headline_only: bool = False) -> list[dict]:
+    """Every results JSON in folder; headline_only: just <system>.json, the task's first test set (the
+    recipes write the others as <system>.<test set>.json)."""
+    paths = sorted(p for p in folder.glob("*.json") if not (headline_only and "." in p.stem))
+    return [json.loads(p.read_text()) for p in paths]
+
+
+def _status(r: dict) -> str:
+    return "" if r.get("training_finished", True) else " (training in progress)"
 
 
 def _fmt(value, digits: int = 1) -> str:
@@ -51,7 +57,7 @@ def translation_table(records: list[dict]) -> list[str]:
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        status = "" if r.get("training_finished", True) else " (training in progress)"
+        status = _status(r)
         lines.append(
             f"| {r['system']}{status} | {r['test_set']} | **{_fmt(r['bleu'])}** | {_fmt(r['chrf'])} | "
             f"{_fmt(r.get('ctc_readout_bleu'))} | {_fmt(r.get('valid_bleu_greedy'))} | {_fmt(r['params'])} | "
@@ -73,7 +79,7 @@ def transfer_table(records: list[dict]) -> list[str]:
         delta = "–" if base is None or r["system"] == "baseline" else f"{r['bleu'] - base:+.1f}"
         origin = (" + ".join(f"{b.get('task', '?')} (seed {b.get('seed', '?')})" for b in r["bricks"])
                   if "bricks" in r else f"{r['task']} (seed {r['seed']})")
-        status = "" if r.get("training_finished", True) else " (training in progress)"
+        status = _status(r)
         lines.append(f"| {r['system']}{status} | {r['test_set']} | **{_fmt(r['bleu'])}** | {delta} | {_fmt(r['chrf'])} | "
                      f"{_fmt(r.get('ctc_readout_bleu'))} | {origin} | {_fmt(r.get('train_steps'))} | "
                      f"{_fmt(r['params'])} | {r['commit']} |")
@@ -177,7 +183,7 @@ def readme_table(records: list[dict]) -> list[str]:
         return ["No results yet: run `python recipes/multi30k/run.py`."]
     lines = ["| system | BLEU | CTC-readout BLEU | params | epochs trained |", "|---|---|---|---|---|"]
     for r in rows:
-        status = "" if r.get("training_finished", True) else " (training in progress)"
+        status = _status(r)
         lines.append(f"| {r['system']}{status} | {_fmt(r['bleu'])} | {_fmt(r.get('ctc_readout_bleu'))} | "
                      f"{_fmt(r['params'])} | {_fmt(r.get('train_epochs_completed'))} |")
     return lines
@@ -187,10 +193,10 @@ def readme_transfer_table() -> list[str]:
     """Issue #3 in the README: each X→En system on its task's headline test set, beside its baseline."""
     lines = []
     for task in TRANSFER:
-        records = [r for r in _load(ROOT / "results" / task) if r["test_set"] == TEST_SETS_HEADLINE[task]]
+        records = _load(ROOT / "results" / task, headline_only=True)
         baseline = next((r["bleu"] for r in records if r["system"] == "baseline"), None)
         for r in sorted(records, key=_order):
-            status = "" if r.get("training_finished", True) else " (training in progress)"
+            status = _status(r)
             delta = "–" if baseline is None or r["system"] == "baseline" else f"{r['bleu'] - baseline:+.1f}"
             origin = (" + ".join(b.get("task", "?") for b in r["bricks"]) if "bricks" in r else r["task"])
             lines.append(f"| {task} | {r['system']}{status} | {r['test_set']} | {_fmt(r['bleu'])} | {delta} | "

@@ -5,7 +5,7 @@ Composes the Fr→En encoder (trained with its own decoder on Multi30k Fr→En) 
 `compose` checks the hand-over first (vocabulary fingerprints, weight hashes, length ratios). The
 demo then translates five test_2016_flickr sentences, showing the source, the encoder's CTC readout
 (what the encoder alone says through the interface) and the decoder's output, and prints sacreBLEU
-of both on the whole test set. A few minutes on 2 cores; `make demo-train` trains a small model
+of both on the whole test set. About 20 s on 2 cores; `make demo-train` trains a small model
 from scratch instead.
 """
 
