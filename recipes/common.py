@@ -133,6 +133,12 @@ def score_system(config: Path, test_sets: dict[str, tuple[Path, Path]], results_
         shutil.rmtree(snapshot.parent)
 
 
+def repo_path(path: Path) -> str:
+    """`path` relative to the repository when inside it: results files name no machine's folders."""
+    path = Path(path).resolve()
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
 def score_composed(folder: Path, task: str, test_sets: dict[str, tuple[Path, Path]], results_dir: Path,
                    system: str, opts: SearchOptions) -> list[dict]:
     """Score a composed folder of bricks (never trained together): no training fields of its own;
@@ -141,7 +147,7 @@ def score_composed(folder: Path, task: str, test_sets: dict[str, tuple[Path, Pat
     _, bricks = load_composed(folder)
     fields = {
         "task": task,
-        "checkpoint": str(folder),
+        "checkpoint": repo_path(folder),
         "bricks": [{"card": b.path.name, **b.card.get("training", {})} for b in bricks],
         "composition_notes": order.get("notes", []),
         "params": sum(sum(p.numel() for p in b.module.parameters()) for b in bricks),

@@ -241,7 +241,7 @@ def test_recipe_scoring_of_a_composed_folder_names_its_bricks(trained, composed,
     import sys
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "recipes"))
-    from common import score_composed
+    from common import ROOT, repo_path, score_composed
 
     from legonn.search import SearchOptions
 
@@ -255,6 +255,9 @@ def test_recipe_scoring_of_a_composed_folder_names_its_bricks(trained, composed,
     model, _ = load_composed(composed)
     assert saved["params"] == sum(p.numel() for p in model.parameters()) and saved["train_steps"] == 0
     assert records[1]["bleu"] == saved["bleu"] and records[1]["test_set"] == "second"
+    # results name folders inside the repository relative to it (no machine's paths in committed files)
+    assert saved["checkpoint"] == str(Path(composed).resolve())
+    assert repo_path(ROOT / "runs" / "fr-en" / "zero-shot-wemb") == "runs/fr-en/zero-shot-wemb"
 
 
 def test_compose_keeps_a_renamed_card(trained, tmp_path):
