@@ -158,7 +158,9 @@ def main() -> None:
                 f"`python recipes/transfer/run.py {task[:2]}` (configs in `recipes/{task}/`, seed 1, beam 5). "
                 "*zero-shot-…*: this task's LegoNN encoder composed with the De→En decoder of the section above, "
                 "never trained together (no updates); *fine-tuned-…*: that composition trained further on "
-                f"{task} data. Targets (issue #3): zero-shot ≥ baseline; fine-tuned ≥ baseline + 1.5 BLEU.", ""]
+                f"{task} data. Targets (issue #3): zero-shot ≥ baseline; fine-tuned ≥ baseline + 1.5 BLEU. "
+                "*updates* tells how far each system trained: one marked *training in progress* stopped before "
+                "its config's end and is scored at its best checkpoint so far.", ""]
         out += transfer_table(records) + [""]
     benches = sorted((ROOT / "results" / "bench").glob("train_throughput*.json"))
     if benches:
