@@ -39,7 +39,7 @@ def test_no_reexec_when_already_active(monkeypatch):
 @pytest.mark.skipif(find_jemalloc() is None, reason="libjemalloc2 is not installed here")
 def test_release_free_memory_hands_freed_pages_back_under_jemalloc():
     """Under the re-exec (decay off), freed memory stays resident until release_free_memory() purges it."""
-    code = ("import sys; from legonn.allocator import reexec_with_jemalloc, release_free_memory\n"
+    code = ("import sys; from legonn.allocator import reexec_with_jemalloc\n"
             "reexec_with_jemalloc([sys.executable, '-c', sys.argv[1]])\n")
     probe = ("import torch\nfrom legonn.allocator import release_free_memory\n"
              "def rss(): return int(open('/proc/self/statm').read().split()[1]) * 4096 / 2**20\n"

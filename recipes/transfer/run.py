@@ -27,7 +27,7 @@ import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from common import ROOT, score_composed, score_system, train_system  # noqa: E402
+from common import ROOT, repo_path, score_composed, score_system, train_system  # noqa: E402
 
 from legonn.allocator import reexec_with_jemalloc  # noqa: E402
 from legonn.bricks import LengthRatioWarning, compose, export_brick  # noqa: E402
@@ -59,7 +59,7 @@ def export(checkpoint: Path, module: str, folder: Path, metrics: dict | None = N
         raise LegoError(f"{checkpoint}: not trained yet (run its recipe first)")
     loaded = load_model(checkpoint)
     card = export_brick(loaded.model, loaded.checkpoint, module, folder, fp16=True, metrics=metrics,
-                        source=str(checkpoint.relative_to(ROOT)))
+                        source=repo_path(checkpoint))
     print(f"exported {card.relative_to(ROOT)}")
     return card
 

@@ -16,8 +16,7 @@ memory flat but cost a third of the throughput on that machine.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
+import ctypes.util  # binds ctypes too
 import os
 import sys
 from pathlib import Path
