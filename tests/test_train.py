@@ -18,7 +18,7 @@ from safetensors.torch import load_file
 
 from legonn.checkpoint import TrainerState, load_checkpoint
 from legonn.config import TrainConfig
-from legonn.train import _time_left
+from legonn.train import _time_left, evenly_spaced
 
 # 3000 padded tokens a batch → 9 batches an epoch on the 600-pair corpus, so 14 steps cross an epoch end
 # (validation, best checkpoint, a fresh shuffle). Dropout is on; fp32 keeps the arithmetic deterministic.
@@ -186,3 +186,9 @@ def test_time_left_counts_the_epochs_still_to_run():
     assert _time_left(TrainConfig(max_epochs=40), state, 360.0) == " (6.0 min/epoch, ~3h 00m left for 30 epochs)"
     assert _time_left(TrainConfig(max_epochs=40, max_steps=500), state, 360.0) == ""  # steps bound the run
     assert _time_left(TrainConfig(max_epochs=10), state, 360.0) == ""
+
+
+def test_validation_cap_spreads_over_the_whole_dev_set():
+    assert evenly_spaced(3000, 1000)[:3] == [0, 3, 6] and evenly_spaced(3000, 1000)[-1] == 2997
+    assert len(set(evenly_spaced(10, 4))) == 4 and evenly_spaced(10, 4) == [0, 2, 5, 7]
+    assert evenly_spaced(5, 0) == evenly_spaced(5, 9) == [0, 1, 2, 3, 4]  # no cap, or a cap above the size
