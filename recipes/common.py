@@ -68,10 +68,11 @@ def median_window_tokens_per_s(run_dir: Path) -> float | None:
     return round(values[len(values) // 2], 1) if values else None
 
 
-def run_precision(run_dir: Path, configured: str) -> str:
-    """The arithmetic the run trained in: its config.json holds 'auto' resolved on the training machine."""
+def run_setting(run_dir: Path, field: str, configured):
+    """A train field as the run used it: its config.json holds command-line overrides (--set
+    train.threads=1) and 'auto' precision resolved on the training machine; the recipe's value otherwise."""
     try:
-        return json.loads((run_dir / "config.json").read_text())["train"]["precision"]
+        return json.loads((run_dir / "config.json").read_text())["train"][field]
     except (OSError, KeyError, ValueError):
         return configured
 
@@ -122,10 +123,10 @@ def score_system(config: Path, test_sets: dict[str, tuple[Path, Path]], results_
         "train_epochs_completed": last.epoch - 1,
         "tokens_per_s": round(last.target_tokens / max(last.train_seconds, 1e-9), 1),
         "median_window_tokens_per_s": median_window_tokens_per_s(Path(cfg.out_dir)),
-        "train_threads": cfg.train.threads,
+        "train_threads": run_setting(Path(cfg.out_dir), "threads", cfg.train.threads),  # of the latest (re)start
         "seed": cfg.train.seed,
-        "precision": run_precision(Path(cfg.out_dir), cfg.train.precision),
-        "config": str(config),
+        "precision": run_setting(Path(cfg.out_dir), "precision", cfg.train.precision),
+        "config": repo_path(config),
     }
     try:
         return _record_runs(snapshot, test_sets, results_dir, system, opts, fields)

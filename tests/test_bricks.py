@@ -260,6 +260,18 @@ def test_recipe_scoring_of_a_composed_folder_names_its_bricks(trained, composed,
     assert repo_path(ROOT / "runs" / "fr-en" / "zero-shot-wemb") == "runs/fr-en/zero-shot-wemb"
 
 
+def test_recipe_records_train_settings_as_the_run_used_them(tmp_path):
+    """A --set train.threads=1 override lives in the run's config.json, not the recipe: that is what's reported."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "recipes"))
+    from common import run_setting
+
+    (tmp_path / "config.json").write_text(json.dumps({"train": {"threads": 1, "precision": "bf16"}}))
+    assert run_setting(tmp_path, "threads", 2) == 1 and run_setting(tmp_path, "precision", "auto") == "bf16"
+    assert run_setting(tmp_path / "missing", "threads", 2) == 2  # no run folder: the recipe's value
+
+
 def test_compose_keeps_a_renamed_card(trained, tmp_path):
     folder = shutil.copytree(trained["bricks"], tmp_path / "b")
     renamed = shutil.move(folder / "de-en.encoder.json", folder / "my-encoder.json")
