@@ -128,6 +128,10 @@ def score_system(config: Path, test_sets: dict[str, tuple[Path, Path]], results_
         "precision": run_setting(Path(cfg.out_dir), "precision", cfg.train.precision),
         "config": repo_path(config),
     }
+    init_cards = [c for c in (cfg.init.encoder, cfg.init.decoder) if c]
+    if init_cards:  # a fine-tuned composition: name the bricks it started from, as score_composed does
+        fields["bricks"] = [{"card": Path(c).name, **json.loads(Path(c).read_text()).get("training", {})}
+                            for c in init_cards]
     try:
         return _record_runs(snapshot, test_sets, results_dir, system, opts, fields)
     finally:

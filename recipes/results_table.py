@@ -67,6 +67,17 @@ def translation_table(records: list[dict]) -> list[str]:
     return lines
 
 
+def _origin(record: dict, seeds: bool) -> str:
+    """What a system's modules were trained on: its task, or the bricks it was composed from and,
+    for a fine-tuned composition, the task it was then trained on."""
+    def name(task, seed):
+        return f"{task} (seed {seed})" if seeds else task
+    if "bricks" not in record:
+        return name(record["task"], record["seed"])
+    bricks = " + ".join(name(b.get("task", "?"), b.get("seed", "?")) for b in record["bricks"])
+    return f"{bricks}, then {name(record['task'], record['seed'])}" if record.get("train_steps") else bricks
+
+
 def transfer_table(records: list[dict]) -> list[str]:
     """One task of issue #3: every system beside the X→En baseline on the same test set."""
     baseline = {r["test_set"]: r["bleu"] for r in records if r["system"] == "baseline"}
@@ -77,8 +88,7 @@ def transfer_table(records: list[dict]) -> list[str]:
     for r in rows:
         base = baseline.get(r["test_set"])
         delta = "–" if base is None or r["system"] == "baseline" else f"{r['bleu'] - base:+.1f}"
-        origin = (" + ".join(f"{b.get('task', '?')} (seed {b.get('seed', '?')})" for b in r["bricks"])
-                  if "bricks" in r else f"{r['task']} (seed {r['seed']})")
+        origin = _origin(r, seeds=True)
         status = _status(r)
         lines.append(f"| {r['system']}{status} | {r['test_set']} | **{_fmt(r['bleu'])}** | {delta} | {_fmt(r['chrf'])} | "
                      f"{_fmt(r.get('ctc_readout_bleu'))} | {origin} | {_fmt(r.get('train_steps'))} | "
@@ -200,7 +210,7 @@ def readme_transfer_table() -> list[str]:
         for r in sorted(records, key=_order):
             status = _status(r)
             delta = "–" if baseline is None or r["system"] == "baseline" else f"{r['bleu'] - baseline:+.1f}"
-            origin = (" + ".join(b.get("task", "?") for b in r["bricks"]) if "bricks" in r else r["task"])
+            origin = _origin(r, seeds=False)
             lines.append(f"| {task} | {r['system']}{status} | {r['test_set']} | {_fmt(r['bleu'])} | {delta} | "
                          f"{_fmt(r.get('ctc_readout_bleu'))} | {origin} |")
     if not lines:

@@ -272,6 +272,21 @@ def test_recipe_records_train_settings_as_the_run_used_them(tmp_path):
     assert run_setting(tmp_path / "missing", "threads", 2) == 2  # no run folder: the recipe's value
 
 
+def test_results_table_names_what_each_system_was_trained_on():
+    """A fine-tuned composition shows the bricks it started from and the task it was then trained on."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "recipes"))
+    from results_table import _origin
+
+    bricks = [{"card": "fr-en.encoder.json", "task": "fr-en", "seed": 1},
+              {"card": "de-en.decoder.json", "task": "de-en", "seed": 1}]
+    assert _origin({"task": "fr-en", "seed": 1}, seeds=True) == "fr-en (seed 1)"
+    assert _origin({"task": "fr-en", "seed": None, "bricks": bricks, "train_steps": 0}, seeds=False) == "fr-en + de-en"
+    fine_tuned = {"task": "fr-en", "seed": 1, "bricks": bricks, "train_steps": 2000}
+    assert _origin(fine_tuned, seeds=True) == "fr-en (seed 1) + de-en (seed 1), then fr-en (seed 1)"
+
+
 def test_compose_keeps_a_renamed_card(trained, tmp_path):
     folder = shutil.copytree(trained["bricks"], tmp_path / "b")
     renamed = shutil.move(folder / "de-en.encoder.json", folder / "my-encoder.json")
