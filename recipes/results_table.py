@@ -172,6 +172,12 @@ def main() -> None:
                 "*updates* tells how far each system trained: one marked *training in progress* stopped before "
                 "its config's end and is scored at its best checkpoint so far.", ""]
         out += transfer_table(records) + [""]
+        figure = f"figures/{task}-fine-tuned-wemb-curves.png"
+        if (ROOT / "docs" / figure).exists():
+            out += [f"![{task} fine-tuning curves]({figure})", "",
+                    f"Fine-tuning the zero-shot composition on {task} (`legonn curves runs/{task}/fine-tuned-wemb`): "
+                    "training loss and greedy validation BLEU per epoch; epoch 1 ends after the first pass over "
+                    "the data, so the zero-shot starting point itself is not on the curve.", ""]
     benches = sorted((ROOT / "results" / "bench").glob("train_throughput*.json"))
     if benches:
         out += ["## Training throughput", "",
