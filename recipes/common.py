@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from legonn.bricks import COMPOSITION_FILE, load_composed
+from legonn.bricks import COMPOSITION_FILE, load_composed, read_card
 from legonn.checkpoint import load_checkpoint
 from legonn.config import load_config
 from legonn.evaluation import evaluate_checkpoint
@@ -130,8 +130,7 @@ def score_system(config: Path, test_sets: dict[str, tuple[Path, Path]], results_
     }
     init_cards = [c for c in (cfg.init.encoder, cfg.init.decoder) if c]
     if init_cards:  # a fine-tuned composition: name the bricks it started from, as score_composed does
-        fields["bricks"] = [{"card": Path(c).name, **json.loads(Path(c).read_text()).get("training", {})}
-                            for c in init_cards]
+        fields["bricks"] = [brick_origin(Path(c), read_card(c)) for c in init_cards]
     try:
         return _record_runs(snapshot, test_sets, results_dir, system, opts, fields)
     finally:
@@ -144,6 +143,11 @@ def repo_path(path: Path) -> str:
     return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
+def brick_origin(card_path: Path, card: dict) -> dict:
+    """How a results JSON names one brick: its card's file name and what it was trained on."""
+    return {"card": card_path.name, **card.get("training", {})}
+
+
 def score_composed(folder: Path, task: str, test_sets: dict[str, tuple[Path, Path]], results_dir: Path,
                    system: str, opts: SearchOptions) -> list[dict]:
     """Score a composed folder of bricks (never trained together): no training fields of its own;
@@ -153,7 +157,7 @@ def score_composed(folder: Path, task: str, test_sets: dict[str, tuple[Path, Pat
     fields = {
         "task": task,
         "checkpoint": repo_path(folder),
-        "bricks": [{"card": b.path.name, **b.card.get("training", {})} for b in bricks],
+        "bricks": [brick_origin(b.path, b.card) for b in bricks],
         "composition_notes": order.get("notes", []),
         "params": sum(sum(p.numel() for p in b.module.parameters()) for b in bricks),
         "training_finished": True,

@@ -131,7 +131,8 @@ def export_brick(model: nn.Module, ckpt: Checkpoint, which: str, out_dir: Path, 
     return card_path
 
 
-def _read_card(path: Path) -> dict:
+def read_card(path: Path) -> dict:
+    """A brick's .json card, checked field by field (LegoError naming the file otherwise); weights untouched."""
     path = Path(path)
     if path.is_dir():
         raise LegoError(f"{path}: is a folder; name a brick's .json card")
@@ -216,7 +217,7 @@ def build_chain(description: list[dict], vocabs: dict[str, Vocabulary]) -> LegoM
 def load_brick(card_path: str | Path) -> Brick:
     """Load a brick after checking the weights' SHA-256 and the vocabularies' fingerprints."""
     card_path = Path(card_path)
-    card = _read_card(card_path)
+    card = read_card(card_path)
     folder = card_path.parent
     weights = folder / card["weights"]["file"]
     if not weights.is_file():
