@@ -96,6 +96,54 @@ def transfer_table(records: list[dict]) -> list[str]:
     return lines
 
 
+# each issue's BLEU targets as (system, what it must reach, least BLEU relative to the baseline)
+DE_EN_TARGETS = [("lego-wemb", "within 1.0 BLEU of the baseline", -1.0),
+                 ("lego-beamconv", "within 1.5 BLEU of the baseline", -1.5)]
+TRANSFER_TARGETS = [(f"{kind}-{ingestor}", requirement, least)
+                    for kind, requirement, least in (("zero-shot", "≥ the baseline", 0.0),
+                                                     ("fine-tuned", "≥ the baseline + 1.5 BLEU", 1.5))
+                    for ingestor in ("wemb", "beamconv")]
+
+
+def _decoder_gain(records: list[dict]) -> str:
+    """How far each LegoNN decoder gets beyond its encoder's CTC readout on test_2016_flickr."""
+    gains = [f"{r['bleu'] - r['ctc_readout_bleu'][0]:+.1f} BLEU ({r['system']})" for r in sorted(records, key=_order)
+             if r["test_set"] == "test_2016_flickr" and r.get("ctc_readout_bleu")]
+    return ", ".join(gains) or "an unmeasured amount"
+
+
+def _unfinished(records: list[dict]) -> str:
+    """A sentence naming the systems scored before their training ended, and how far they got."""
+    runs = sorted({(r["system"], r.get("train_epochs_completed"), r.get("precision")) for r in records
+                   if not r.get("training_finished", True)})
+    return "".join(f" {system} was scored after {epochs} epochs, before its config's end ({precision} training)."
+                   for system, epochs, precision in runs)
+
+
+def target_table(records: list[dict], test_set: str, targets: list[tuple[str, str, float]], issue: str,
+                 baseline_at_least: float | None = None) -> list[str]:
+    """The issue's targets checked against the results on test_set: the measured margin and met/missed.
+    A target whose system has no result yet is listed as not measured."""
+    scores = {r["system"]: r for r in records if r["test_set"] == test_set}
+    if "baseline" not in scores:
+        return []
+    base = scores["baseline"]["bleu"]
+    lines = [f"| target (issue {issue}, {test_set}; baseline {base:.2f}{_status(scores['baseline'])}) | measured | "
+             "verdict |", "|---|---|---|"]
+    if baseline_at_least is not None:
+        verdict = "met" if base >= baseline_at_least else f"missed by {baseline_at_least - base:.2f}"
+        lines.append(f"| baseline ≥ {baseline_at_least} BLEU | {base:.2f} | {verdict} |")
+    for system, requirement, least in targets:
+        r = scores.get(system)
+        if r is None:
+            lines.append(f"| {system} {requirement} | not measured | – |")
+            continue
+        delta = r["bleu"] - base
+        verdict = "met" if delta >= least else f"missed by {least - delta:.2f}"
+        lines.append(f"| {system}{_status(r)} {requirement} | {r['bleu']:.2f} ({delta:+.2f}) | {verdict} |")
+    return lines
+
+
 def swap_table(records: list[dict]) -> list[str]:
     lines = ["| models swapped | enc₁+dec₁ | enc₂+dec₂ | enc₁+dec₂ | enc₂+dec₁ | BLEU lost | commit |",
              "|---|---|---|---|---|---|---|"]
@@ -139,7 +187,15 @@ def main() -> None:
                 "what a dedicated machine needs. *train tokens/s (median)* is the median of the per-50-update "
                 "throughput the trainer logged; the clean speed figures are in the throughput section. A "
                 "system marked *training in progress* is scored at its best checkpoint so far.", ""]
-        out += translation_table(multi30k)
+        out += translation_table(multi30k) + [""]
+        out += target_table(multi30k, "test_2016_flickr", DE_EN_TARGETS, "#2", baseline_at_least=33.0) + [""]
+        out += ["Why LegoNN falls short of the baseline here, as far as we can tell (hypotheses, not yet tested "
+                "by an ablation): the decoder reads only marginals over the 4k-piece English vocabulary, so "
+                "whatever the encoder does not put into that distribution is lost to it (the decoder ends "
+                f"{_decoder_gain(multi30k)} over the encoder's own CTC readout); at matched size the LegoNN "
+                "encoder has 3 layers before its interface where the baseline's encoder has 6; and the CTC loss (λ = 1) competes "
+                "with the translation loss in an ~11M-parameter model trained on 29k pairs. The paper's "
+                f"near-parity is for WMT-sized data and models.{_unfinished(multi30k)}"]
         hardware = sorted({r["hardware"] for r in multi30k if r.get("hardware")})
         out += ["", f"Signature: `{multi30k[0]['signature']}`. Hardware: {'; '.join(hardware) or '–'}.", ""]
         if (ROOT / "docs" / "figures" / "multi30k-curves.png").exists():
@@ -172,6 +228,7 @@ def main() -> None:
                 "*updates* tells how far each system trained: one marked *training in progress* stopped before "
                 "its config's end and is scored at its best checkpoint so far.", ""]
         out += transfer_table(records) + [""]
+        out += target_table(records, records[0]["test_set"], TRANSFER_TARGETS, "#3") + [""]
         figure = f"figures/{task}-fine-tuned-wemb-curves.png"
         if (ROOT / "docs" / figure).exists():
             out += [f"![{task} fine-tuning curves]({figure})", "",

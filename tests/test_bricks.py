@@ -287,6 +287,26 @@ def test_results_table_names_what_each_system_was_trained_on():
     assert _origin(fine_tuned, seeds=True) == "fr-en (seed 1) + de-en (seed 1), then fr-en (seed 1)"
 
 
+def test_results_table_checks_each_target_against_the_baseline():
+    """Met, missed (by how much) and not measured, each computed from the results on one test set."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "recipes"))
+    from results_table import target_table
+
+    records = [{"system": "baseline", "test_set": "t", "bleu": 40.0},
+               {"system": "lego-wemb", "test_set": "t", "bleu": 39.5},
+               {"system": "lego-beamconv", "test_set": "t", "bleu": 37.0, "training_finished": False},
+               {"system": "lego-wemb", "test_set": "other", "bleu": 10.0}]
+    targets = [("lego-wemb", "within 1.0", -1.0), ("lego-beamconv", "within 1.5", -1.5), ("zero-shot", "≥", 0.0)]
+    rows = target_table(records, "t", targets, "#2", baseline_at_least=41.0)[2:]
+    assert rows == ["| baseline ≥ 41.0 BLEU | 40.00 | missed by 1.00 |",
+                    "| lego-wemb within 1.0 | 39.50 (-0.50) | met |",
+                    "| lego-beamconv (training in progress) within 1.5 | 37.00 (-3.00) | missed by 1.50 |",
+                    "| zero-shot ≥ | not measured | – |"]
+    assert target_table(records, "other", targets, "#2") == []  # no baseline on that set: nothing to check
+
+
 def test_compose_keeps_a_renamed_card(trained, tmp_path):
     folder = shutil.copytree(trained["bricks"], tmp_path / "b")
     renamed = shutil.move(folder / "de-en.encoder.json", folder / "my-encoder.json")
