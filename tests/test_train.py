@@ -142,6 +142,35 @@ def test_kill_9_then_resume(tiny_corpus, tiny_vocabs, tmp_path):
     assert_same_checkpoint(tmp_path / "ref" / "checkpoint_last.safetensors", last)
 
 
+def test_sigterm_stops_cleanly_and_resumes_exactly(tiny_corpus, tiny_vocabs, tmp_path):
+    """SIGTERM (as Ctrl-C) ends a long run after the update in progress: checkpoint_last is saved at
+    that step (not back at a periodic save), the exit status says which signal, and resuming lands
+    exactly where an uninterrupted run does."""
+    long_run = {**TRAIN, "max_steps": 0, "max_epochs": 1000, "save_every": 1000}
+    config = tiny_yaml(tiny_corpus, tiny_vocabs, tmp_path / "run", tmp_path / "tiny.yaml", train=long_run)
+    out = tmp_path / "run"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "legonn.cli", "train", str(config), "--quiet"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.time() + 90
+        while _last_logged_step(out) < 4:
+            assert proc.poll() is None and time.time() < deadline, "no progress within 90 s"
+            time.sleep(0.02)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        stderr = proc.communicate(timeout=60)[1].decode()
+    assert proc.returncode == 128 + signal.SIGTERM, stderr
+    stopped_at = load_checkpoint(out / "checkpoint_last.safetensors").state.step
+    assert stopped_at >= 4 and f"stopped at step {stopped_at} (SIGTERM)" in stderr and "Traceback" not in stderr
+
+    target = stopped_at + 3
+    assert train(config, f"train.max_steps={target}").startswith(f"done: {target} steps")
+    ref_config = tiny_yaml(tiny_corpus, tiny_vocabs, tmp_path / "ref", tmp_path / "ref.yaml", train=long_run)
+    train(ref_config, f"train.max_steps={target}")
+    assert_same_checkpoint(tmp_path / "ref" / "checkpoint_last.safetensors", out / "checkpoint_last.safetensors")
+
+
 def test_resume_after_early_stop_trains_no_further(tiny_corpus, tiny_vocabs, tmp_path):
     """Patience 1 stops after the second epoch (validation BLEU cannot beat the first's at this size);
     resuming that finished run must not train another epoch."""

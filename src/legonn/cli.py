@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import signal
 import sys
 from pathlib import Path
 
@@ -63,6 +64,9 @@ def vocab(text_files, output, size):
 def train(config, overrides, freeze, no_resume, quiet):
     """Train the model described by CONFIG (YAML). Resumes from OUT_DIR/checkpoint_last if present.
 
+    Ctrl-C (or SIGTERM) stops after the update in progress and saves checkpoint_last, so the same
+    command resumes exactly there; a second Ctrl-C stops at once (back to the last periodic checkpoint).
+
     Start modules from bricks with --set init.decoder=BRICK.json (or init.encoder), e.g. to train a
     new encoder against a frozen decoder: --set init.decoder=… --set model.length_ratio=auto --freeze decoder
     """
@@ -74,16 +78,44 @@ def train(config, overrides, freeze, no_resume, quiet):
     if freeze:
         overrides = (*overrides, f"train.freeze={','.join(freeze)}")
     cfg = load_config(config, overrides)
-    result = Trainer(cfg, resume=not no_resume, progress=not quiet).run()
+    trainer = Trainer(cfg, resume=not no_resume, progress=not quiet)
+    with _stop_on_signal(trainer) as received:
+        result = trainer.run()
     if dist.is_initialized():  # under torchrun: tidy up, and let rank 0 alone report
         rank = dist.get_rank()
         dist.destroy_process_group()
         if rank != 0:
             return
+    if result.stopped_early:
+        click.echo(f"stopped at step {result.state.step} ({signal.Signals(received[0]).name}); checkpoint saved in "
+                   f"{result.out_dir}: run the same command to resume", err=True)
+        sys.exit(128 + received[0])  # the shell's convention for "ended by this signal"
     click.echo(
         f"done: {result.state.step} steps, best valid BLEU {result.state.best_bleu}, {result.params:,} parameters, "
         f"{result.tokens_per_s:.0f} target tokens/s, {result.state.train_seconds / 60:.1f} min → {result.out_dir}"
     )
+
+
+@contextlib.contextmanager
+def _stop_on_signal(trainer):
+    """While training, the first SIGINT/SIGTERM asks the trainer to stop cleanly (yields the signal
+    numbers received); the handler then steps aside, so a second one stops at once."""
+    received: list[int] = []
+
+    def on_signal(signum, frame):
+        received.append(signum)
+        trainer.request_stop()
+        signal.signal(signum, previous[signum])
+        from tqdm import tqdm  # writes above the progress bar
+
+        tqdm.write(f"{signal.Signals(signum).name}: stopping after this update (again to stop at once)")
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield received
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 def search_options(fn):

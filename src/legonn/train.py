@@ -46,6 +46,7 @@ class TrainResult:
     params: int
     tokens_per_s: float
     best_path: str
+    stopped_early: bool = False  # request_stop() ended it: checkpoint_last holds where to resume
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -204,6 +205,7 @@ class Trainer:
         self.optimizer = torch.optim.AdamW(trainable, lr=cfg.train.lr, betas=(0.9, 0.98),
                                            eps=1e-8, weight_decay=cfg.train.weight_decay, fused=True)
         self.state = TrainerState()
+        self._stop_requested = False
         last = self.out / "checkpoint_last.safetensors"
         if resume and last.exists():
             self._restore(last)
@@ -212,6 +214,11 @@ class Trainer:
             nn.parallel.DistributedDataParallel(self.model, find_unused_parameters=cfg.train.ctc_weight == 0)
             if self.dist.world > 1 else self.model
         )
+
+    def request_stop(self) -> None:
+        """Stop after the update in progress (safe from a signal handler): the run saves checkpoint_last
+        and returns, so the same command resumes it. Under DDP rank 0's request stops every rank."""
+        self._stop_requested = True
 
     def _train_mode(self) -> None:
         """Training mode, except frozen modules: they stay in eval mode (no dropout), as they will be used."""
@@ -328,6 +335,7 @@ class Trainer:
             tqdm.write(f"note: {unalignable} of {len(self.pairs)} training pairs are too long for CTC at "
                        f"α = {cfg.model.length_ratio} (their CTC loss is zeroed; a larger model.length_ratio avoids it)")
         window = _Window()
+        stopped_early = False
         # a finished run (step budget spent or patience exhausted) that is resumed trains no further
         stop = bool(t.max_steps and st.step >= t.max_steps) or bool(t.patience and st.bad_epochs >= t.patience)
         while not stop and st.epoch <= t.max_epochs:
@@ -358,10 +366,13 @@ class Trainer:
                 if t.max_steps and st.step >= t.max_steps:
                     stop = True
                     break
+                if self.dist.broadcast_flag(self._stop_requested):  # every rank must leave at the same step
+                    stop = stopped_early = True
+                    break
             bar.close()
             st.train_seconds += window.seconds()
             window = _Window()
-            if st.batches_done >= per_rank:
+            if st.batches_done >= per_rank and not stopped_early:  # a resumed run validates this epoch
                 st.epoch += 1
                 st.batches_done = 0
                 stop = self._end_of_epoch(time.time() - epoch_start) or stop
@@ -369,7 +380,8 @@ class Trainer:
         self._save("checkpoint_last.safetensors")
         self.dist.barrier()
         tps = st.target_tokens / max(st.train_seconds, 1e-9)
-        return TrainResult(str(self.out), st, params, tps, str(self.out / "checkpoint_best.safetensors"))
+        return TrainResult(str(self.out), st, params, tps, str(self.out / "checkpoint_best.safetensors"),
+                           stopped_early)
 
     def _end_of_epoch(self, epoch_seconds: float) -> bool:
         """Validate, keep the best checkpoint, decide on early stopping (rank 0 decides for all)."""
