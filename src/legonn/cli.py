@@ -100,14 +100,14 @@ def train(config, overrides, freeze, no_resume, quiet):
 def _stop_on_signal(trainer):
     """While training, the first SIGINT/SIGTERM asks the trainer to stop cleanly (yields the signal
     numbers received); the handler then steps aside, so a second one stops at once."""
+    from tqdm import tqdm  # its write() prints above the progress bar
+
     received: list[int] = []
 
     def on_signal(signum, frame):
         received.append(signum)
         trainer.request_stop()
         signal.signal(signum, previous[signum])
-        from tqdm import tqdm  # writes above the progress bar
-
         tqdm.write(f"{signal.Signals(signum).name}: stopping after this update (again to stop at once)")
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
