@@ -103,6 +103,22 @@ def _last_logged_step(out: Path) -> int:
     return json.loads(lines[-1])["step"] if lines and lines[-1].endswith("}") else 0
 
 
+def _start_long_run(config: Path) -> subprocess.Popen:
+    """`legonn train CONFIG` in a child process on one thread, stderr captured: the run a test interrupts."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.Popen([sys.executable, "-m", "legonn.cli", "train", str(config), "--quiet"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def _assert_lands_like_an_uninterrupted_run(config: Path, out: Path, target: int, long_run: dict, tiny_corpus,
+                                            tiny_vocabs, tmp_path: Path) -> None:
+    """Resume CONFIG to step `target`; its checkpoint_last must equal a fresh run's that never stopped."""
+    assert train(config, f"train.max_steps={target}").startswith(f"done: {target} steps")
+    ref_config = tiny_yaml(tiny_corpus, tiny_vocabs, tmp_path / "ref", tmp_path / "ref.yaml", train=long_run)
+    train(ref_config, f"train.max_steps={target}")
+    assert_same_checkpoint(tmp_path / "ref" / "checkpoint_last.safetensors", out / "checkpoint_last.safetensors")
+
+
 def test_kill_9_then_resume(tiny_corpus, tiny_vocabs, tmp_path):
     """kill -9 a run that would go on for long after its first checkpoint: the checkpoint is whole, and
     resuming from it lands exactly where an uninterrupted run does."""
@@ -110,9 +126,7 @@ def test_kill_9_then_resume(tiny_corpus, tiny_vocabs, tmp_path):
     config = tiny_yaml(tiny_corpus, tiny_vocabs, tmp_path / "run", tmp_path / "tiny.yaml", train=long_run)
     out = tmp_path / "run"
     last = out / "checkpoint_last.safetensors"
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "legonn.cli", "train", str(config), "--quiet"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = _start_long_run(config)
     try:
         deadline = time.time() + 90
         while not last.exists():
@@ -133,13 +147,8 @@ def test_kill_9_then_resume(tiny_corpus, tiny_vocabs, tmp_path):
     # A kill -9 inside a save may strand its temp file, never a broken checkpoint; the next save sweeps it.
     assert all(name.startswith(".checkpoint_") for name in temp_files(out))
 
-    target = killed_at + 4
-    assert train(config, f"train.max_steps={target}").startswith(f"done: {target} steps")
+    _assert_lands_like_an_uninterrupted_run(config, out, killed_at + 4, long_run, tiny_corpus, tiny_vocabs, tmp_path)
     assert temp_files(out) == []
-
-    ref_config = tiny_yaml(tiny_corpus, tiny_vocabs, tmp_path / "ref", tmp_path / "ref.yaml", train=long_run)
-    train(ref_config, f"train.max_steps={target}")
-    assert_same_checkpoint(tmp_path / "ref" / "checkpoint_last.safetensors", last)
 
 
 def test_sigterm_stops_cleanly_and_resumes_exactly(tiny_corpus, tiny_vocabs, tmp_path):
@@ -149,9 +158,7 @@ def test_sigterm_stops_cleanly_and_resumes_exactly(tiny_corpus, tiny_vocabs, tmp
     long_run = {**TRAIN, "max_steps": 0, "max_epochs": 1000, "save_every": 1000}
     config = tiny_yaml(tiny_corpus, tiny_vocabs, tmp_path / "run", tmp_path / "tiny.yaml", train=long_run)
     out = tmp_path / "run"
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "legonn.cli", "train", str(config), "--quiet"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = _start_long_run(config)
     try:
         deadline = time.time() + 90
         while _last_logged_step(out) < 4:
@@ -164,11 +171,7 @@ def test_sigterm_stops_cleanly_and_resumes_exactly(tiny_corpus, tiny_vocabs, tmp
     stopped_at = load_checkpoint(out / "checkpoint_last.safetensors").state.step
     assert stopped_at >= 4 and f"stopped at step {stopped_at} (SIGTERM)" in stderr and "Traceback" not in stderr
 
-    target = stopped_at + 3
-    assert train(config, f"train.max_steps={target}").startswith(f"done: {target} steps")
-    ref_config = tiny_yaml(tiny_corpus, tiny_vocabs, tmp_path / "ref", tmp_path / "ref.yaml", train=long_run)
-    train(ref_config, f"train.max_steps={target}")
-    assert_same_checkpoint(tmp_path / "ref" / "checkpoint_last.safetensors", out / "checkpoint_last.safetensors")
+    _assert_lands_like_an_uninterrupted_run(config, out, stopped_at + 3, long_run, tiny_corpus, tiny_vocabs, tmp_path)
 
 
 def test_resume_after_early_stop_trains_no_further(tiny_corpus, tiny_vocabs, tmp_path):
