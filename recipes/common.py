@@ -17,10 +17,13 @@ from pathlib import Path
 
 import torch
 
-from legonn.bricks import COMPOSITION_FILE, load_composed, read_card
+from legonn.bricks import COMPOSITION_FILE, export_brick, load_composed, read_card
 from legonn.checkpoint import load_checkpoint
 from legonn.config import load_config
-from legonn.evaluation import evaluate_checkpoint
+from legonn.data.speech import read_manifest
+from legonn.errors import LegoError
+from legonn.evaluation import evaluate_checkpoint, evaluate_speech
+from legonn.inference import load_model
 from legonn.search import SearchOptions
 from legonn.train import Trainer
 from legonn.vocab import atomic_write_bytes
@@ -82,26 +85,43 @@ def train_system(config: Path, overrides: list[str] = ()) -> None:
     Trainer(load_config(config, overrides)).run()
 
 
-def _record_runs(path: Path, test_sets: dict[str, tuple[Path, Path]], results_dir: Path, system: str,
-                 opts: SearchOptions, fields: dict) -> list[dict]:
+TestSets = dict[str, tuple[Path, Path]]  # name → (source, reference) text files, or name → (manifest, None)
+
+
+def _score(path: Path, test: tuple[Path, Path | None], opts: SearchOptions) -> dict:
+    """Translation: BLEU/chrF and CTC-readout BLEU; speech (a manifest, no reference file): WER."""
+    src, ref = test
+    if ref is None:
+        return evaluate_speech(path, src, opts)
+    return evaluate_checkpoint(path, src, ref, opts, progress=True)
+
+
+def _record_runs(path: Path, test_sets: TestSets, results_dir: Path, system: str, opts: SearchOptions,
+                 fields: dict) -> list[dict]:
     """Score the model at `path` (checkpoint or composed folder) on each test set; write
     results_dir/<system>.json for the first set and <system>.<set>.json for the others."""
     records = []
-    for i, (test_name, (src, ref)) in enumerate(test_sets.items()):
-        report = evaluate_checkpoint(path, src, ref, opts, progress=True)
-        record = {"task": fields["task"], "system": system, "test_set": test_name, "bleu": report["bleu"],
-                  "chrf": report["chrf"], "signature": report["signature"],
-                  "ctc_readout_bleu": report["ctc_readout_bleu"], **fields,
+    for i, (test_name, test) in enumerate(test_sets.items()):
+        report = _score(path, test, opts)
+        if "wer" in report:
+            metric, readout = "wer", "ctc_readout_wer"
+            scores = {k: report[k] for k in ("wer", "wer_normalisation", "utterances", "audio_seconds",
+                                              "real_time_factor")}
+        else:
+            metric, readout = "bleu", "ctc_readout_bleu"
+            scores = {k: report[k] for k in ("bleu", "chrf", "signature")}
+        record = {"task": fields["task"], "system": system, "test_set": test_name, **scores,
+                  readout: report[readout], **fields,
                   "beam": opts.beam_size, "length_penalty": opts.length_penalty,
                   "decode_seconds": report["decode_seconds"], "hardware": hardware(), "commit": git_commit()}
         name = f"{system}.json" if i == 0 else f"{system}.{test_name}.json"
         atomic_write_bytes(results_dir / name, (json.dumps(record, indent=2) + "\n").encode())
-        print(f"{system} on {test_name}: BLEU {record['bleu']} (CTC readout {record['ctc_readout_bleu']})")
+        print(f"{system} on {test_name}: {metric.upper()} {record[metric]} (CTC readout {record[readout]})")
         records.append(record)
     return records
 
 
-def score_system(config: Path, test_sets: dict[str, tuple[Path, Path]], results_dir: Path, system: str,
+def score_system(config: Path, test_sets: TestSets, results_dir: Path, system: str,
                  opts: SearchOptions, overrides: list[str] = ()) -> list[dict]:
     """Score a trained config's best checkpoint on each test set; write results_dir/<system>[.<set>].json."""
     cfg = load_config(config, overrides)
@@ -110,11 +130,12 @@ def score_system(config: Path, test_sets: dict[str, tuple[Path, Path]], results_
     shutil.copyfile(Path(cfg.out_dir) / "checkpoint_best.safetensors", snapshot)
     ckpt = load_checkpoint(snapshot)
     last = load_checkpoint(Path(cfg.out_dir) / "checkpoint_last.safetensors").state
+    speech = cfg.model.input == "speech"
     # time and tokens of the whole run so far; the scores come from the best checkpoint
     fields = {
         "task": cfg.task,
         "checkpoint": str(Path(cfg.out_dir) / "checkpoint_best.safetensors"),
-        "valid_bleu_greedy": ckpt.state.best_bleu,
+        ("valid_wer_greedy" if speech else "valid_bleu_greedy"): ckpt.state.best_wer if speech else ckpt.state.best_bleu,
         "best_epoch": ckpt.state.epoch - 1,
         "training_finished": training_finished(cfg, last),
         "params": sum(v.numel() for v in ckpt.model.values()),
@@ -127,7 +148,12 @@ def score_system(config: Path, test_sets: dict[str, tuple[Path, Path]], results_
         "seed": cfg.train.seed,
         "precision": run_setting(Path(cfg.out_dir), "precision", cfg.train.precision),
         "config": repo_path(config),
+        # as the run used them (command-line overrides included): a reduced schedule shows beside its score
+        "schedule": {k: run_setting(Path(cfg.out_dir), k, getattr(cfg.train, k))
+                     for k in ("max_tokens", "lr", "warmup_steps", "max_epochs", "max_steps")},
     }
+    if speech:  # a subset-sized corpus must say so beside its score
+        fields["train_utterances"] = len(read_manifest(cfg.data.train_manifest, check_files=False))
     init_cards = [c for c in (cfg.init.encoder, cfg.init.decoder) if c]
     if init_cards:  # a fine-tuned composition: name the bricks it started from, as score_composed does
         fields["bricks"] = [brick_origin(Path(c), read_card(c)) for c in init_cards]
@@ -148,7 +174,7 @@ def brick_origin(card_path: Path, card: dict) -> dict:
     return {"card": card_path.name, **card.get("training", {})}
 
 
-def score_composed(folder: Path, task: str, test_sets: dict[str, tuple[Path, Path]], results_dir: Path,
+def score_composed(folder: Path, task: str, test_sets: TestSets, results_dir: Path,
                    system: str, opts: SearchOptions) -> list[dict]:
     """Score a composed folder of bricks (never trained together): no training fields of its own;
     the record names the bricks and the seeds they were trained with."""
@@ -165,3 +191,28 @@ def score_composed(folder: Path, task: str, test_sets: dict[str, tuple[Path, Pat
         "seed": None,
     }
     return _record_runs(Path(folder), test_sets, results_dir, system, opts, fields)
+
+
+def export(checkpoint: Path, module: str, folder: Path, metrics: dict | None = None) -> Path:
+    """Export one module of a trained checkpoint as an fp16 brick (what ships under models/)."""
+    if not checkpoint.is_file():
+        raise LegoError(f"{checkpoint}: not trained yet (run its recipe first)")
+    loaded = load_model(checkpoint)
+    card = export_brick(loaded.model, loaded.checkpoint, module, folder, fp16=True, metrics=metrics,
+                        source=repo_path(checkpoint))
+    print(f"exported {card.relative_to(ROOT)}")
+    return card
+
+
+def decoder_brick(ingestor: str) -> Path:
+    """models/de-en-I/de-en.decoder.json, exported from the Multi30k De→En recipe if not there yet."""
+    card = ROOT / "models" / f"de-en-{ingestor}" / "de-en.decoder.json"
+    if card.is_file():
+        return card
+    results = ROOT / "results" / "multi30k" / f"lego-{ingestor}.json"
+    metrics = {}
+    if results.is_file():
+        record = json.loads(results.read_text())
+        metrics = {f"{record['test_set']}_bleu": record["bleu"]}
+    return export(ROOT / "runs" / "multi30k" / f"lego-{ingestor}" / "checkpoint_best.safetensors", "decoder",
+                  card.parent, metrics)

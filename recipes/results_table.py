@@ -154,6 +154,57 @@ def swap_table(records: list[dict]) -> list[str]:
     return lines
 
 
+# issue #4's WER targets as (system, what it must reach, most WER as a fraction of the baseline's)
+ASR_TARGETS = [("zero-shot-wemb", "WER ≤ the baseline's", 1.0), ("zero-shot-beamconv", "WER ≤ the baseline's", 1.0),
+               ("fine-tuned-wemb", "≥ 12.5 % relative WER reduction", 0.875),
+               ("fine-tuned-beamconv", "≥ 12.5 % relative WER reduction", 0.875),
+               ("three-module-fine-tuned", "≥ 19.5 % relative WER reduction", 0.805)]
+ASR_ORDER = SYSTEM_ORDER + ["three-module-zero-shot", "three-module-fine-tuned"]
+
+
+def _relative(wer: float, base: float | None) -> str:
+    return "–" if not base else f"{100 * (wer - base) / base:+.1f} %"
+
+
+def asr_table(records: list[dict]) -> list[str]:
+    """Issue #4: every ASR system beside the baseline on the same test set (WER: lower is better)."""
+    baseline = {r["test_set"]: r["wer"] for r in records if r["system"] == "baseline"}
+    first = records[0]["test_set"] if records else ""
+
+    def order(r):
+        return (r["test_set"] != first, r["test_set"], ASR_ORDER.index(r["system"]) if r["system"] in ASR_ORDER else 99)
+
+    lines = ["| system | test set | WER % | relative to baseline | CTC-readout WER % | modules trained on | "
+             "training clips | epochs | updates | real-time factor | params | commit |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in sorted(records, key=order):
+        delta = "–" if r["system"] == "baseline" else _relative(r["wer"], baseline.get(r["test_set"]))
+        lines.append(f"| {r['system']}{_status(r)} | {r['test_set']} | **{_fmt(r['wer'])}** | {delta} | "
+                     f"{_fmt(r.get('ctc_readout_wer'))} | {_origin(r, seeds=True)} | {_fmt(r.get('train_utterances'))} | "
+                     f"{_fmt(r.get('train_epochs_completed'))} | {_fmt(r.get('train_steps'))} | "
+                     f"{_fmt(r.get('real_time_factor'), 3)} | {_fmt(r['params'])} | {r['commit']} |")
+    return lines
+
+
+def asr_target_table(records: list[dict], test_set: str) -> list[str]:
+    """Issue #4's targets on test_set: WER against the baseline's, met or missed by how much."""
+    scores = {r["system"]: r for r in records if r["test_set"] == test_set}
+    if "baseline" not in scores:
+        return []
+    base = scores["baseline"]["wer"]
+    lines = [f"| target (issue #4, {test_set}; baseline WER {base:.2f}{_status(scores['baseline'])}) | measured | "
+             "verdict |", "|---|---|---|"]
+    for system, requirement, most in ASR_TARGETS:
+        r = scores.get(system)
+        if r is None:
+            lines.append(f"| {system} {requirement} | not measured | – |")
+            continue
+        verdict = "met" if r["wer"] <= most * base else f"missed by {r['wer'] - most * base:.2f} WER points"
+        lines.append(f"| {system}{_status(r)} {requirement} | {r['wer']:.2f} ({_relative(r['wer'], base)}) | "
+                     f"{verdict} |")
+    return lines
+
+
 def throughput_section(bench: dict) -> list[str]:
     lines = [
         f"`python benchmarks/train_throughput.py` ({bench['precision']}, {bench['threads']} threads, "
@@ -247,6 +298,29 @@ def main() -> None:
                     f"Fine-tuning the zero-shot composition on {task} (`legonn curves runs/{task}/fine-tuned-wemb`): "
                     "training loss and greedy validation BLEU per epoch; epoch 1 ends after the first pass over "
                     "the data, so the zero-shot starting point itself is not on the curve.", ""]
+    asr = _load(ROOT / "results" / "asr-en")
+    if asr:
+        subset = sorted({r.get("train_utterances") for r in asr if r.get("train_utterances")})
+        out += ["## English speech recognition: a speech encoder for the De→En decoder", "",
+                "`python recipes/asr/prepare_data.py --limit 4000` then `python recipes/asr/run.py` (configs in "
+                "`recipes/asr/`, seed 1, beam 5). Training speech is synthetic: Multi30k English captions spoken by "
+                "espeak-ng, flite, festival and piper voices (`legonn data synth`); *synthetic-test* is "
+                "test_2016_flickr spoken by voices no training or validation clip uses, *commonvoice* the 100 real "
+                "Common Voice clips. *zero-shot-…*: the LegoNN speech encoder composed with the De→En "
+                "*translation* decoder of the Multi30k section, never trained together and never trained on "
+                "speech; *fine-tuned-…*: that composition trained further on the speech data. WER after the "
+                "normalisation of `legonn.score.normalize_for_wer` (lower-cased, punctuation removed). Targets "
+                "(issue #4): zero-shot WER ≤ the baseline's; fine-tuned ≥ 12.5 % relative WER reduction; three "
+                "modules fine-tuned ≥ 19.5 %.", ""]
+        if subset and max(subset) < 29000:
+            schedules = sorted({json.dumps(r["schedule"], sort_keys=True) for r in asr if r.get("schedule")})
+            out += [f"These runs train on a subset ({', '.join(f'{n:,}' for n in subset)} clips of the 29k "
+                    "captions) with a reduced schedule, to fit one session on 2 cores; the schedules, as each run "
+                    f"used them: {'; '.join(f'`{s}`' for s in schedules) or '–'}.", ""]
+        out += asr_table(asr) + [""]
+        out += asr_target_table(asr, asr[0]["test_set"]) + [""]
+        hardware = sorted({r["hardware"] for r in asr if r.get("hardware")})
+        out += [f"Hardware: {'; '.join(hardware) or '–'}.", ""]
     benches = sorted((ROOT / "results" / "bench").glob("train_throughput*.json"))
     if benches:
         out += ["## Training throughput", "",

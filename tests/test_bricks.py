@@ -307,6 +307,26 @@ def test_results_table_checks_each_target_against_the_baseline():
     assert target_table(records, "other", targets, "#2") == []  # no baseline on that set: nothing to check
 
 
+def test_asr_targets_are_wer_reductions_relative_to_the_baseline():
+    """Issue #4's targets are met when the WER is at most the baseline's (zero-shot) or 12.5 % / 19.5 % below it."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "recipes"))
+    from results_table import asr_target_table
+
+    records = [{"system": "baseline", "test_set": "t", "wer": 40.0},
+               {"system": "zero-shot-wemb", "test_set": "t", "wer": 40.0},
+               {"system": "fine-tuned-wemb", "test_set": "t", "wer": 36.0},
+               {"system": "three-module-fine-tuned", "test_set": "t", "wer": 30.0, "training_finished": False}]
+    rows = asr_target_table(records, "t")[2:]
+    assert rows[0] == "| zero-shot-wemb WER ≤ the baseline's | 40.00 (+0.0 %) | met |"
+    assert rows[1] == "| zero-shot-beamconv WER ≤ the baseline's | not measured | – |"
+    assert rows[2] == "| fine-tuned-wemb ≥ 12.5 % relative WER reduction | 36.00 (-10.0 %) | missed by 1.00 WER points |"
+    assert rows[4] == ("| three-module-fine-tuned (training in progress) ≥ 19.5 % relative WER reduction | "
+                       "30.00 (-25.0 %) | met |")
+    assert asr_target_table(records, "other") == []
+
+
 def test_compose_keeps_a_renamed_card(trained, tmp_path):
     folder = shutil.copytree(trained["bricks"], tmp_path / "b")
     renamed = shutil.move(folder / "de-en.encoder.json", folder / "my-encoder.json")

@@ -129,3 +129,28 @@ def test_speech_encoder_trains_against_a_frozen_decoder_brick(tiny_speech_config
         if key.startswith("decoder."):
             assert torch.equal(new.model[key], value), key  # frozen
     assert new.extra["data"]["length_ratio_auto"]["decoder"] == str(dec)
+
+
+def test_recipe_scores_a_speech_run_into_a_wer_results_record(tiny_speech_config, tiny_speech, tmp_path):
+    """recipes/common.score_system on a speech config: WER (not BLEU) on a manifest, the CTC-readout WER of
+    the interface, the real-time factor and the size of the training corpus, in the results format."""
+    import sys
+    from pathlib import Path
+
+    from legonn.evaluation import evaluate_speech
+    from legonn.search import SearchOptions
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "recipes"))
+    from common import score_system
+
+    train(tiny_speech_config, "train.max_steps=2")
+    opts = SearchOptions(beam_size=1, max_len_b=5)
+    tests = {"synthetic-test": (tiny_speech["valid"], None), "also": (tiny_speech["valid"], None)}
+    records = score_system(tiny_speech_config, tests, tmp_path / "results", "lego-wemb", opts)
+    written = json.loads((tmp_path / "results" / "lego-wemb.json").read_text())
+    assert written == records[0] and (tmp_path / "results" / "lego-wemb.also.json").is_file()
+    assert written["task"] == "asr-en" and written["test_set"] == "synthetic-test" and "bleu" not in written
+    assert written["utterances"] == 4 and written["train_utterances"] == 16 and written["real_time_factor"] > 0
+    direct = evaluate_speech(tmp_path / "run" / "checkpoint_best.safetensors", tiny_speech["valid"], opts, False)
+    assert written["wer"] == direct["wer"] and written["ctc_readout_wer"] == direct["ctc_readout_wer"]
+    assert len(written["ctc_readout_wer"]) == 1 and written["valid_wer_greedy"] >= 0

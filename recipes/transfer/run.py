@@ -20,19 +20,17 @@ needed. Results: results/X-en/<system>[.<test set>].json; then `python recipes/r
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from common import ROOT, repo_path, score_composed, score_system, train_system  # noqa: E402
+from common import ROOT, decoder_brick, export, score_composed, score_system, train_system  # noqa: E402
 
 from legonn.allocator import reexec_with_jemalloc  # noqa: E402
-from legonn.bricks import LengthRatioWarning, compose, export_brick  # noqa: E402
+from legonn.bricks import LengthRatioWarning, compose  # noqa: E402
 from legonn.errors import LegoError  # noqa: E402
-from legonn.inference import load_model  # noqa: E402
 from legonn.search import SearchOptions  # noqa: E402
 
 MULTI30K, ROEN = ROOT / "data" / "multi30k", ROOT / "data" / "ro-en"
@@ -51,31 +49,6 @@ TEST_SETS = {
 }
 INGESTORS = ("wemb", "beamconv")
 STAGES = ("baseline", "lego", "zero-shot", "fine-tune")
-
-
-def export(checkpoint: Path, module: str, folder: Path, metrics: dict | None = None) -> Path:
-    """Export one module of a trained checkpoint as an fp16 brick (what ships under models/)."""
-    if not checkpoint.is_file():
-        raise LegoError(f"{checkpoint}: not trained yet (run its recipe first)")
-    loaded = load_model(checkpoint)
-    card = export_brick(loaded.model, loaded.checkpoint, module, folder, fp16=True, metrics=metrics,
-                        source=repo_path(checkpoint))
-    print(f"exported {card.relative_to(ROOT)}")
-    return card
-
-
-def decoder_brick(ingestor: str) -> Path:
-    """models/de-en-I/de-en.decoder.json, exported from the Multi30k De→En recipe if not there yet."""
-    card = ROOT / "models" / f"de-en-{ingestor}" / "de-en.decoder.json"
-    if card.is_file():
-        return card
-    results = ROOT / "results" / "multi30k" / f"lego-{ingestor}.json"
-    metrics = {}
-    if results.is_file():
-        record = json.loads(results.read_text())
-        metrics = {f"{record['test_set']}_bleu": record["bleu"]}
-    return export(ROOT / "runs" / "multi30k" / f"lego-{ingestor}" / "checkpoint_best.safetensors", "decoder",
-                  card.parent, metrics)
 
 
 def encoder_brick(lang: str, ingestor: str, records: list[dict] | None) -> Path:

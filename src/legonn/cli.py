@@ -219,8 +219,9 @@ def transcribe(audio, checkpoint, manifest, opts, show_ctc, json_out):
     from tqdm import tqdm
 
     from legonn.data.speech import read_manifest
+    from legonn.evaluation import speech_scores
     from legonn.inference import transcribe as run
-    from legonn.score import WER_NORMALISATION, wer
+    from legonn.score import WER_NORMALISATION
     from legonn.vocab import atomic_write_bytes
 
     utterances = read_manifest(manifest) if manifest else []
@@ -238,13 +239,7 @@ def transcribe(audio, checkpoint, manifest, opts, show_ctc, json_out):
     report = {"files": len(paths), "audio_seconds": round(out.audio_seconds, 2),
               "compute_seconds": round(out.compute_seconds, 2), "real_time_factor": round(out.real_time_factor, 4)}
     if utterances:
-        refs = [u.text for u in utterances]
-        hyps = out.hypotheses[len(audio):]
-        report.update({"wer": wer(hyps, refs), "wer_normalisation": WER_NORMALISATION,
-                       # interfaces in another vocabulary (phonemes) have no WER against the text: None
-                       "ctc_readout_wer": [wer([r[i] for r in out.ctc_readouts[len(audio):]], refs)
-                                           if vocab.id == loaded.tgt_vocab.id else None
-                                           for i, vocab in enumerate(loaded.interface_vocabs)]})
+        report.update(speech_scores(loaded, out.last(len(utterances)), [u.text for u in utterances]))
     click.echo(", ".join(f"{k} {v}" for k, v in report.items() if k != "wer_normalisation"), err=True)
     if utterances:
         click.echo(f"WER normalisation: {WER_NORMALISATION}", err=True)

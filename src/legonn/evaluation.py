@@ -1,4 +1,5 @@
-"""Scoring a checkpoint (or composed bricks) on a test set: decoder BLEU/chrF and each interface's CTC-readout BLEU."""
+"""Scoring a checkpoint (or composed bricks) on a test set: decoder BLEU/chrF and each interface's CTC-readout
+BLEU for translation; WER (and each interface's CTC-readout WER) and the real-time factor for speech."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from pathlib import Path
 from tqdm import tqdm
 
 from legonn.data.text import read_parallel
-from legonn.inference import load_model, translate
-from legonn.score import bleu_chrf
+from legonn.inference import LoadedModel, Transcripts, load_model, transcribe, translate
+from legonn.score import WER_NORMALISATION, bleu_chrf, wer
 from legonn.search import SearchOptions
 from legonn.vocab import atomic_write_bytes
 
@@ -45,3 +46,26 @@ def evaluate_checkpoint(checkpoint: Path, src: Path, ref: Path, opts: SearchOpti
     if json_out is not None:
         atomic_write_bytes(Path(json_out), (json.dumps(report, indent=2) + "\n").encode())
     return report
+
+
+def speech_scores(loaded: LoadedModel, out: Transcripts, refs: list[str]) -> dict:
+    """WER of the decoder's transcripts against `refs`, and of each interface's CTC readout (None for an
+    interface in another vocabulary, e.g. phonemes, which has no WER against the text)."""
+    return {"wer": wer(out.hypotheses, refs), "wer_normalisation": WER_NORMALISATION,
+            "ctc_readout_wer": [wer([r[i] for r in out.ctc_readouts], refs) if vocab.id == loaded.tgt_vocab.id
+                                else None for i, vocab in enumerate(loaded.interface_vocabs)]}
+
+
+def evaluate_speech(model: Path, manifest: Path, opts: SearchOptions, progress: bool = True) -> dict:
+    """Transcribe every clip of a TSV manifest with a speech checkpoint (or composed folder) and score it."""
+    from legonn.data.speech import read_manifest
+
+    utterances = read_manifest(manifest)
+    loaded = load_model(model)
+    with tqdm(total=len(utterances), desc="transcribing", unit="clip", disable=not progress) as bar:
+        out = transcribe(loaded, [u.path for u in utterances], opts, progress=bar)
+    return {"checkpoint": str(model), "manifest": str(manifest), "utterances": len(utterances),
+            **speech_scores(loaded, out, [u.text for u in utterances]),
+            "beam": opts.beam_size, "length_penalty": opts.length_penalty,
+            "audio_seconds": round(out.audio_seconds, 2), "decode_seconds": round(out.compute_seconds, 1),
+            "real_time_factor": round(out.real_time_factor, 4)}

@@ -151,6 +151,12 @@ class Transcripts:
     def real_time_factor(self) -> float:
         return self.compute_seconds / max(self.audio_seconds, 1e-9)
 
+    def last(self, n: int) -> "Transcripts":
+        """The last `n` clips' transcripts (the timing stays that of the whole call)."""
+        start = len(self.paths) - n
+        return Transcripts(self.paths[start:], self.hypotheses[start:], self.ctc_readouts[start:],
+                           self.audio_seconds, self.compute_seconds)
+
 
 def transcribe(loaded: LoadedModel, paths: list[Path], opts: SearchOptions, max_seconds: float = 60.0,
                batch_size: int = 16, progress=None) -> Transcripts:
