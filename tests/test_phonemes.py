@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from legonn.data.phonemes import WORD_BOUNDARY, phonemize
+from legonn.data.phonemes import WORD_BOUNDARY, phonemize, phonemize_many
 from legonn.vocab import Vocabulary
 
 
@@ -25,3 +25,8 @@ def test_phoneme_vocabulary_has_one_unit_per_phoneme():
     assert len(ids) == len(lines[0].split()) and vocab.decode(ids) == lines[0]
     with pytest.raises(RuntimeError):
         Vocabulary.train(lines, 5, model_type="unigram")  # sub-word models keep their hard size limit
+
+
+def test_phonemize_many_keeps_the_order_of_its_sentences():
+    texts = ["A man.", "Two dogs, one cat!", "A girl in a red coat."]
+    assert phonemize_many(texts, workers=2, progress=False) == [phonemize(t) for t in texts]

@@ -154,3 +154,66 @@ def test_recipe_scores_a_speech_run_into_a_wer_results_record(tiny_speech_config
     direct = evaluate_speech(tmp_path / "run" / "checkpoint_best.safetensors", tiny_speech["valid"], opts, False)
     assert written["wer"] == direct["wer"] and written["ctc_readout_wer"] == direct["ctc_readout_wer"]
     assert len(written["ctc_readout_wer"]) == 1 and written["valid_wer_greedy"] >= 0
+
+
+def test_three_module_chain_from_three_trainings_composes_transcribes_and_fine_tunes(
+        tiny_speech_config, tiny_speech, tiny_corpus, tiny_vocabs, tmp_path):
+    """recipes/asr's chain in small: module B (phonemes → sub-words) trained from text, module A (speech →
+    phonemes) with its OLC fitted to B's card, and a decoder from a third training, composed without ever
+    being trained together; the chain transcribes, and fine-tunes on speech from the composed folder with
+    CTC only at the interface that speaks the transcripts' vocabulary."""
+    from clitools import tiny_yaml
+
+    from legonn.bricks import compose, export_brick
+    from legonn.data.phonemes import phonemize_many
+    from legonn.data.speech import Utterance, write_manifest
+    from legonn.inference import transcribe
+    from legonn.search import SearchOptions
+    from legonn.vocab import Vocabulary
+
+    english = tiny_corpus["train.en"].read_text(encoding="utf-8").splitlines()[20:80]
+    speech = {split: read_manifest(tiny_speech[split]) for split in ("train", "valid")}
+    texts = list(dict.fromkeys(english + [u.text for utts in speech.values() for u in utts]))
+    phones = dict(zip(texts, phonemize_many(texts, progress=False)))
+    Vocabulary.train(list(phones.values()), 200, model_type="word").save(tmp_path / "ph.model")
+    for name, lines in (("b.ph", [phones[t] for t in english]), ("b.en", english)):
+        (tmp_path / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    for split, utts in speech.items():
+        write_manifest(tmp_path / f"{split}-a.tsv", [Utterance(u.id, u.path, u.samples, phones[u.text], u.voice)
+                                                     for u in utts])
+
+    def trained(config, *overrides):
+        Trainer(load_config(config, list(overrides)), resume=False, progress=False).run()
+        out_dir = load_config(config, list(overrides)).out_dir
+        return load_model(f"{out_dir}/checkpoint_last.safetensors")
+
+    text_model = trained(tiny_yaml(tiny_corpus, tiny_vocabs, tmp_path / "c", tmp_path / "c.yaml",
+                                   train={"max_steps": 2}))
+    decoder = export_brick(text_model.model, text_model.checkpoint, "decoder", tmp_path / "bricks")
+    b_files = {"train_src": tmp_path / "b.ph", "train_tgt": tmp_path / "b.en", "valid_src": tmp_path / "b.ph",
+               "valid_tgt": tmp_path / "b.en", "src_vocab": tmp_path / "ph.model"}
+    b_config = tiny_yaml(tiny_corpus, tiny_vocabs, tmp_path / "b", tmp_path / "b.yaml", task="phonemes-en",
+                         data={**{k: str(v) for k, v in b_files.items()}, "max_len": 400},
+                         model={"input": "token-marginals", "input_stretch": 1.5, "length_ratio": "auto"},
+                         init={"length_ratio_from": str(decoder)}, train={"max_steps": 2})
+    module_b = trained(b_config)
+    b_card = export_brick(module_b.model, module_b.checkpoint, "encoder", tmp_path / "bricks")
+    module_a = trained(tiny_speech_config, f"data.train_manifest={tmp_path / 'train-a.tsv'}",
+                       f"data.valid_manifest={tmp_path / 'valid-a.tsv'}", f"data.tgt_vocab={tmp_path / 'ph.model'}",
+                       "data.max_len=400", "model.length_ratio=auto", f"init.length_ratio_from={b_card}",
+                       f"out_dir={tmp_path / 'a'}", "task=asr-phonemes", "train.max_steps=2")
+    a_card = export_brick(module_a.model, module_a.checkpoint, "encoder", tmp_path / "bricks")
+    assert json.loads(a_card.read_text())["kind"] == "speech_encoder"
+    assert module_a.checkpoint.extra["data"]["length_ratio_auto"]["decoder"] == str(b_card)  # α fitted to B
+
+    compose([a_card, b_card, decoder], tmp_path / "chain")
+    chain = load_model(tmp_path / "chain")
+    clips = [u.path for u in speech["valid"]]
+    out = transcribe(chain, clips, SearchOptions(beam_size=2, max_len_b=5))
+    assert len(out.hypotheses) == 4 and all(len(r) == 2 for r in out.ctc_readouts)  # phonemes, then sub-words
+
+    train(tiny_speech_config, f"init.composed={tmp_path / 'chain'}", f"out_dir={tmp_path / 'ft'}", "train.max_steps=2",
+          resume=False)
+    steps = [r for r in map(json.loads, (tmp_path / "ft" / "metrics.jsonl").read_text().splitlines()) if "ctc" in r]
+    assert steps and all(len(r["ctc"]) == 1 for r in steps)  # the phoneme interface has no target in English text
+    assert len(load_model(tmp_path / "ft" / "checkpoint_last.safetensors").interface_vocabs) == 2

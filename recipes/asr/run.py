@@ -14,6 +14,12 @@ Stages, for ingestor I ∈ {wemb, beamconv}:
   zero-shot  compose models/asr-en-I/asr-en.encoder + models/de-en-I/de-en.decoder (a translation decoder,
              never trained with this encoder or on speech) → runs/asr-en/zero-shot-I/, score it
   fine-tune  train recipes/asr/fine-tuned-I.yaml (that composition, a few thousand updates), score it
+The three-module chain (WEmb hand-overs; first `python recipes/asr/prepare_data.py --phonemes`):
+  three-module            train module B, phonemes → sub-words, from text (phonemes-to-en.yaml; dataset B),
+                          then module A, speech → phonemes (speech-to-phonemes.yaml; dataset A), export
+                          both to runs/asr-en/bricks/, compose A + B + the De→En decoder (three modules
+                          from three datasets, never trained together) and score it
+  three-module-fine-tune  train recipes/asr/three-module-fine-tuned.yaml (that chain, on the speech), score it
 
 Scored with beam 5 on the synthetic test set (Multi30k test_2016_flickr captions spoken by voices no
 training or validation clip uses) and on the 100 real Common Voice clips. Results:
@@ -42,8 +48,9 @@ SPEECH = ROOT / "data" / "speech"
 TEST_SETS = {"synthetic-test": (SPEECH / "test" / "manifest.tsv", None),
              "commonvoice": (SPEECH / "commonvoice" / "manifest.tsv", None)}
 INGESTORS = ("wemb", "beamconv")
-STAGES = ("baseline", "lego", "zero-shot", "fine-tune")
+STAGES = ("baseline", "lego", "zero-shot", "fine-tune", "three-module", "three-module-fine-tune")
 RESULTS = ROOT / "results" / "asr-en"
+CHAIN = ROOT / "runs" / "asr-en" / "bricks"  # the chain's own modules A and B (not shipped)
 
 
 def encoder_brick(ingestor: str, records: list[dict] | None) -> Path:
@@ -56,11 +63,33 @@ def encoder_brick(ingestor: str, records: list[dict] | None) -> Path:
                   card.parent, metrics)
 
 
+def compose_and_score(cards: list[Path], system: str, opts: SearchOptions) -> None:
+    """Compose bricks never trained together into runs/asr-en/<system>/ and score that folder."""
+    folder = ROOT / "runs" / "asr-en" / system
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LengthRatioWarning)  # recorded in composition.json
+        _, notes = compose(cards, folder)
+    for note in notes:
+        print(f"warning: {note}")
+    score_composed(folder, "asr-en", TEST_SETS, RESULTS, system, opts)
+
+
+def chain_bricks(train_and_score) -> list[Path]:
+    """Modules A and B of the chain, trained (B first: A's OLC ratio is fitted to what B reads), as bricks."""
+    train_and_score(HERE / "phonemes-to-en.yaml", None)
+    b_card = export(ROOT / "runs" / "asr-en" / "phonemes-to-en" / "checkpoint_best.safetensors", "encoder", CHAIN)
+    train_and_score(HERE / "speech-to-phonemes.yaml", None)
+    a_card = export(ROOT / "runs" / "asr-en" / "speech-to-phonemes" / "checkpoint_best.safetensors", "encoder",
+                    CHAIN)
+    return [a_card, b_card]
+
+
 def run(ingestors: list[str], stages: list[str], score_only: bool, overrides: list[str], opts: SearchOptions) -> None:
-    def train_and_score(config: Path, system: str) -> list[dict]:
+    def train_and_score(config: Path, system: str | None) -> list[dict]:
+        """system None: a module trained only to be composed (its own decoder is not an ASR system)."""
         if not score_only:
             train_system(config, overrides)
-        return score_system(config, TEST_SETS, RESULTS, system, opts, overrides)
+        return score_system(config, TEST_SETS, RESULTS, system, opts, overrides) if system else []
 
     for manifest, _ in TEST_SETS.values():
         if not manifest.is_file():
@@ -72,16 +101,14 @@ def run(ingestors: list[str], stages: list[str], score_only: bool, overrides: li
             decoder_brick(ing)  # the encoder's `length_ratio: auto` reads its card
             encoder_brick(ing, train_and_score(HERE / f"lego-{ing}.yaml", f"lego-{ing}"))
         if "zero-shot" in stages:
-            folder = ROOT / "runs" / "asr-en" / f"zero-shot-{ing}"
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", LengthRatioWarning)  # recorded in composition.json
-                _, notes = compose([encoder_brick(ing, None), decoder_brick(ing)], folder)
-            for note in notes:
-                print(f"warning: {note}")
-            score_composed(folder, "asr-en", TEST_SETS, RESULTS, f"zero-shot-{ing}", opts)
+            compose_and_score([encoder_brick(ing, None), decoder_brick(ing)], f"zero-shot-{ing}", opts)
         if "fine-tune" in stages:
             encoder_brick(ing, None), decoder_brick(ing)  # fail early, naming the missing brick
             train_and_score(HERE / f"fine-tuned-{ing}.yaml", f"fine-tuned-{ing}")
+    if "three-module" in stages:
+        compose_and_score(chain_bricks(train_and_score) + [decoder_brick("wemb")], "three-module-zero-shot", opts)
+    if "three-module-fine-tune" in stages:
+        train_and_score(HERE / "three-module-fine-tuned.yaml", "three-module-fine-tuned")
 
 
 def main() -> None:

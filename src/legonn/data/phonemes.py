@@ -34,3 +34,14 @@ def phonemize(text: str, voice: str = "en-us") -> str:
     if not words:
         raise LegoError(f"espeak-ng gave no phonemes for {text[:40]!r}")
     return f" {WORD_BOUNDARY} ".join(words)
+
+
+def phonemize_many(texts: list[str], voice: str = "en-us", workers: int = 2, progress: bool = True) -> list[str]:
+    """`phonemize` over many sentences, in order; espeak-ng runs as `workers` parallel processes."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tqdm import tqdm
+
+    with ThreadPoolExecutor(max(1, workers)) as pool:  # threads only wait on the espeak-ng processes
+        jobs = pool.map(lambda text: phonemize(text, voice), texts)
+        return list(tqdm(jobs, total=len(texts), desc="phonemes", unit="sent", disable=not progress, mininterval=2.0))
