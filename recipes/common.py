@@ -1,8 +1,10 @@
 """Shared by the recipe scripts: train a config, score its best checkpoint, write results JSON.
 
 Results JSON (one file per system): task, system, test_set, bleu, chrf, signature, params,
-train_minutes, tokens_per_s, seed, commit, plus the validation BLEU and each interface's
-CTC-readout BLEU. Later recipes reuse this format.
+train_minutes, tokens_per_s, seed, commit, plus the validation BLEU, each interface's CTC-readout
+BLEU and the training schedule the run used. Speech systems (a test set given as a manifest) have
+wer, wer_normalisation, ctc_readout_wer, real_time_factor and train_utterances in place of the BLEU
+fields. Later recipes reuse this format.
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ import json
 import os
 import platform
 import shutil
+import signal
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -25,7 +29,7 @@ from legonn.errors import LegoError
 from legonn.evaluation import evaluate_checkpoint, evaluate_speech
 from legonn.inference import load_model
 from legonn.search import SearchOptions
-from legonn.train import Trainer
+from legonn.train import Trainer, stop_on_signal
 from legonn.vocab import atomic_write_bytes
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -81,8 +85,16 @@ def run_setting(run_dir: Path, field: str, configured):
 
 
 def train_system(config: Path, overrides: list[str] = ()) -> None:
-    """Train (or resume) until the config's stopping rule; safe to rerun after a kill."""
-    Trainer(load_config(config, overrides)).run()
+    """Train (or resume) until the config's stopping rule; safe to rerun after a kill. Ctrl-C or SIGTERM
+    stops after the update in progress, saves checkpoint_last and exits (nothing is scored), as
+    `legonn train` does: rerun the same command to resume."""
+    trainer = Trainer(load_config(config, overrides))
+    with stop_on_signal(trainer) as received:
+        result = trainer.run()
+    if result.stopped_early:
+        print(f"stopped at step {result.state.step} ({signal.Signals(received[0]).name}); checkpoint saved in "
+              f"{result.out_dir}: rerun the same command to resume", file=sys.stderr)
+        sys.exit(128 + received[0])  # the shell's convention for "ended by this signal"
 
 
 TestSets = dict[str, tuple[Path, Path]]  # name → (source, reference) text files, or name → (manifest, None)

@@ -377,6 +377,27 @@ def readme_transfer_table() -> list[str]:
             "|---|---|---|---|---|---|---|", *lines]
 
 
+def readme_asr_table() -> list[str]:
+    """Issue #4 in the README: each ASR system on each test set, beside the baseline."""
+    records = _load(ROOT / "results" / "asr-en")
+    if not records:
+        return []
+    baseline = {r["test_set"]: r["wer"] for r in records if r["system"] == "baseline"}
+    rank = {name: i for i, name in enumerate(ASR_ORDER)}
+    lines = []
+    for r in sorted(records, key=lambda r: (r["test_set"] != records[0]["test_set"], r["test_set"],
+                                            rank.get(r["system"], 99))):
+        delta = "–" if r["system"] == "baseline" else _relative(r["wer"], baseline.get(r["test_set"]))
+        lines.append(f"| {r['system']}{_status(r)} | {r['test_set']} | {_fmt(r['wer'])} | {delta} | "
+                     f"{_fmt(r.get('ctc_readout_wer'))} | {_origin(r, seeds=False)} |")
+    clips = sorted({r["train_utterances"] for r in records if r.get("train_utterances")})
+    size = f", trained on {', '.join(f'{n:,}' for n in clips)} synthetic clips" if clips else ""
+    return ["", f"English speech recognition (issue #4{size}; WER %, lower is better; *zero-shot*: the speech "
+            "encoder with the De→En translation decoder, never trained together):", "",
+            "| system | test set | WER | relative to baseline | CTC-readout WER | modules trained on |",
+            "|---|---|---|---|---|---|", *lines]
+
+
 def update_readme(records: list[dict]) -> None:
     readme = ROOT / "README.md"
     text = readme.read_text(encoding="utf-8")
@@ -385,7 +406,7 @@ def update_readme(records: list[dict]) -> None:
         return
     head, rest = text.split(start, 1)
     _, tail = rest.split(end, 1)
-    body = "\n".join(readme_table(records) + readme_transfer_table())
+    body = "\n".join(readme_table(records) + readme_transfer_table() + readme_asr_table())
     atomic_write_bytes(readme, f"{head}{start}\n{body}\n{end}{tail}".encode())
     print(f"updated {readme}")
 

@@ -174,6 +174,29 @@ def test_sigterm_stops_cleanly_and_resumes_exactly(tiny_corpus, tiny_vocabs, tmp
     _assert_lands_like_an_uninterrupted_run(config, out, stopped_at + 3, long_run, tiny_corpus, tiny_vocabs, tmp_path)
 
 
+def test_recipe_training_stops_on_sigterm_without_scoring(tiny_corpus, tiny_vocabs, tmp_path):
+    """The recipes (recipes/common.train_system) stop on SIGTERM as `legonn train` does: checkpoint_last
+    saved, exit status 128 + SIGTERM, and the recipe does not go on to score a half-trained model."""
+    long_run = {**TRAIN, "max_steps": 0, "max_epochs": 1000, "save_every": 1000}
+    config = tiny_yaml(tiny_corpus, tiny_vocabs, tmp_path / "run", tmp_path / "tiny.yaml", train=long_run)
+    recipes = Path(__file__).resolve().parents[1] / "recipes"
+    script = (f"import sys; sys.path.insert(0, {str(recipes)!r}); from common import train_system; "
+              f"train_system({str(config)!r}); print('went on to score')")
+    proc = subprocess.Popen([sys.executable, "-c", script], env={**os.environ, "OMP_NUM_THREADS": "1"},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.time() + 90
+        while _last_logged_step(tmp_path / "run") < 2:
+            assert proc.poll() is None and time.time() < deadline, "no progress within 90 s"
+            time.sleep(0.02)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        stdout, stderr = (b.decode() for b in proc.communicate(timeout=60))
+    assert proc.returncode == 128 + signal.SIGTERM, stderr
+    stopped_at = load_checkpoint(tmp_path / "run" / "checkpoint_last.safetensors").state.step
+    assert f"stopped at step {stopped_at} (SIGTERM)" in stderr and "went on to score" not in stdout
+
+
 def test_resume_after_early_stop_trains_no_further(tiny_corpus, tiny_vocabs, tmp_path):
     """Patience 1 stops after the second epoch (validation BLEU cannot beat the first's at this size);
     resuming that finished run must not train another epoch."""

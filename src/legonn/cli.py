@@ -73,13 +73,13 @@ def train(config, overrides, freeze, no_resume, quiet):
     import torch.distributed as dist
 
     from legonn.config import load_config
-    from legonn.train import Trainer
+    from legonn.train import Trainer, stop_on_signal
 
     if freeze:
         overrides = (*overrides, f"train.freeze={','.join(freeze)}")
     cfg = load_config(config, overrides)
     trainer = Trainer(cfg, resume=not no_resume, progress=not quiet)
-    with _stop_on_signal(trainer) as received:
+    with stop_on_signal(trainer) as received:
         result = trainer.run()
     if dist.is_initialized():  # under torchrun: tidy up, and let rank 0 alone report
         rank = dist.get_rank()
@@ -90,32 +90,11 @@ def train(config, overrides, freeze, no_resume, quiet):
         click.echo(f"stopped at step {result.state.step} ({signal.Signals(received[0]).name}); checkpoint saved in "
                    f"{result.out_dir}: run the same command to resume", err=True)
         sys.exit(128 + received[0])  # the shell's convention for "ended by this signal"
+    best = f"WER {result.state.best_wer}" if trainer.data.speech else f"BLEU {result.state.best_bleu}"
     click.echo(
-        f"done: {result.state.step} steps, best valid BLEU {result.state.best_bleu}, {result.params:,} parameters, "
+        f"done: {result.state.step} steps, best valid {best}, {result.params:,} parameters, "
         f"{result.tokens_per_s:.0f} target tokens/s, {result.state.train_seconds / 60:.1f} min → {result.out_dir}"
     )
-
-
-@contextlib.contextmanager
-def _stop_on_signal(trainer):
-    """While training, the first SIGINT/SIGTERM asks the trainer to stop cleanly (yields the signal
-    numbers received); the handler then steps aside, so a second one stops at once."""
-    from tqdm import tqdm  # its write() prints above the progress bar
-
-    received: list[int] = []
-
-    def on_signal(signum, frame):
-        received.append(signum)
-        trainer.request_stop()
-        signal.signal(signum, previous[signum])
-        tqdm.write(f"{signal.Signals(signum).name}: stopping after this update (again to stop at once)")
-
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield received
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
 
 
 def search_options(fn):

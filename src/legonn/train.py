@@ -10,8 +10,9 @@ import dataclasses
 import json
 import math
 import os
+import signal
 import time
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -411,3 +412,23 @@ class Trainer:
             self._save("checkpoint_best.safetensors")
         self._save("checkpoint_last.safetensors")
         return self.dist.broadcast_flag(t.patience > 0 and st.bad_epochs >= t.patience)
+
+
+@contextmanager
+def stop_on_signal(trainer: "Trainer"):
+    """While training, the first SIGINT/SIGTERM asks the trainer to stop cleanly (yields the signal
+    numbers received); the handler then steps aside, so a second one stops at once."""
+    received: list[int] = []
+
+    def on_signal(signum, frame):
+        received.append(signum)
+        trainer.request_stop()
+        signal.signal(signum, previous[signum])
+        tqdm.write(f"{signal.Signals(signum).name}: stopping after this update (again to stop at once)")  # above the bar
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield received
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
