@@ -176,7 +176,6 @@ def asr_order(headline: str):
 def asr_table(records: list[dict], headline: str) -> list[str]:
     """Issue #4: every ASR system beside the baseline on the same test set (WER: lower is better)."""
     baseline = {r["test_set"]: r["wer"] for r in records if r["system"] == "baseline"}
-
     lines = ["| system | test set | WER % | relative to baseline | CTC-readout WER % | modules trained on | "
              "training clips | epochs | updates | real-time factor | params | commit |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -329,7 +328,7 @@ def main() -> None:
                     f"{', '.join(f'{n:,}' for n in updates)} updates): the rows show that the pipeline runs end to "
                     "end — synthesis, features, training, composition with the translation decoder, scoring — "
                     "but say nothing yet about LegoNN against the baseline. A WER above 100 % is a decoder that "
-                    "loops and inserts words; model selection on validation WER then prefers an early "
+                    "loops and inserts words; model selection on validation WER can then prefer an early "
                     "checkpoint whose outputs are short.", ""]
         hardware = sorted({r["hardware"] for r in asr if r.get("hardware")})
         out += [f"Hardware: {'; '.join(hardware) or '–'}.", ""]
