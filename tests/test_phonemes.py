@@ -30,3 +30,8 @@ def test_phoneme_vocabulary_has_one_unit_per_phoneme():
 def test_phonemize_many_keeps_the_order_of_its_sentences():
     texts = ["A man.", "Two dogs, one cat!", "A girl in a red coat."]
     assert phonemize_many(texts, workers=2, progress=False) == [phonemize(t) for t in texts]
+
+
+def test_phonemize_reads_a_sentence_that_starts_with_a_dash():
+    """RO-STS has lines like "- wolf I think ...": passed as an argument, espeak-ng took them for options."""
+    assert phonemize("- wolf I think so.") == phonemize("wolf I think so.")

@@ -18,8 +18,9 @@ STRESS = "',%="  # espeak-ng's stress and syllable marks, not phonemes
 def phonemize(text: str, voice: str = "en-us") -> str:
     """One sentence → its phoneme transcript (clauses joined; punctuation is not spoken)."""
     try:
-        proc = subprocess.run(["espeak-ng", "-q", "-x", "--sep= ", "-v", voice, text], capture_output=True,
-                              timeout=60)
+        # the text goes in on stdin: as an argument, a sentence starting with '-' would read as an option
+        proc = subprocess.run(["espeak-ng", "-q", "-x", "--sep= ", "-v", voice], input=text.encode("utf-8"),
+                              capture_output=True, timeout=60)
     except FileNotFoundError:
         raise LegoError("espeak-ng not found (Debian: apt-get install espeak-ng)") from None
     if proc.returncode != 0:
