@@ -17,11 +17,12 @@ import signal
 import subprocess
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 
 import torch
 
-from legonn.bricks import COMPOSITION_FILE, export_brick, load_composed, read_card
+from legonn.bricks import COMPOSITION_FILE, LengthRatioWarning, compose, export_brick, load_composed, read_card
 from legonn.checkpoint import load_checkpoint
 from legonn.config import load_config
 from legonn.data.speech import read_manifest
@@ -147,7 +148,7 @@ def score_system(config: Path, test_sets: TestSets, results_dir: Path, system: s
     fields = {
         "task": cfg.task,
         "checkpoint": str(Path(cfg.out_dir) / "checkpoint_best.safetensors"),
-        ("valid_wer_greedy" if speech else "valid_bleu_greedy"): ckpt.state.best_wer if speech else ckpt.state.best_bleu,
+        **({"valid_wer_greedy": ckpt.state.best_wer} if speech else {"valid_bleu_greedy": ckpt.state.best_bleu}),
         "best_epoch": ckpt.state.epoch - 1,
         "training_finished": training_finished(cfg, last),
         "params": sum(v.numel() for v in ckpt.model.values()),
@@ -228,3 +229,29 @@ def decoder_brick(ingestor: str) -> Path:
         metrics = {f"{record['test_set']}_bleu": record["bleu"]}
     return export(ROOT / "runs" / "multi30k" / f"lego-{ingestor}" / "checkpoint_best.safetensors", "decoder",
                   card.parent, metrics)
+
+
+def encoder_brick(task: str, ingestor: str, records: list[dict] | None) -> Path:
+    """models/<task>-I/<task>.encoder.json: the encoder of runs/<task>/lego-I, (re-)exported after scoring it
+    (`records`, whose CTC-readout BLEU or WER goes into the card); without records, the card as it is."""
+    card = ROOT / "models" / f"{task}-{ingestor}" / f"{task}.encoder.json"
+    if card.is_file() and not records:
+        return card
+    metrics = {}
+    for r in records or []:
+        readout = "ctc_readout_wer" if "wer" in r else "ctc_readout_bleu"
+        metrics[f"{r['test_set']}_{readout}"] = r[readout][0]
+    return export(ROOT / "runs" / task / f"lego-{ingestor}" / "checkpoint_best.safetensors", "encoder",
+                  card.parent, metrics)
+
+
+def compose_and_score(cards: list[Path], task: str, test_sets: TestSets, results_dir: Path, system: str,
+                      opts: SearchOptions) -> list[dict]:
+    """Compose bricks never trained together into runs/<task>/<system>/ and score that folder."""
+    folder = ROOT / "runs" / task / system
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LengthRatioWarning)  # recorded in composition.json
+        _, notes = compose(cards, folder)
+    for note in notes:
+        print(f"warning: {note}")
+    return score_composed(folder, task, test_sets, results_dir, system, opts)

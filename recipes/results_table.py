@@ -133,15 +133,25 @@ def target_table(records: list[dict], test_set: str, targets: list[tuple[str, st
     if baseline_at_least is not None:
         verdict = "met" if base >= baseline_at_least else f"missed by {baseline_at_least - base:.2f}"
         lines.append(f"| baseline ≥ {baseline_at_least} BLEU | {base:.2f} | {verdict} |")
-    for system, requirement, least in targets:
+    def judge(r: dict, least: float) -> tuple[str, str]:
+        delta = r["bleu"] - base
+        return f"{r['bleu']:.2f} ({delta:+.2f})", "met" if delta >= least else f"missed by {least - delta:.2f}"
+
+    return lines + _target_rows(scores, targets, judge)
+
+
+def _target_rows(scores: dict[str, dict], targets: list[tuple[str, str, float]], judge) -> list[str]:
+    """One row per (system, requirement, bound): `judge(record, bound)` → (measured, verdict); a system
+    with no result yet is listed as not measured."""
+    rows = []
+    for system, requirement, bound in targets:
         r = scores.get(system)
         if r is None:
-            lines.append(f"| {system} {requirement} | not measured | – |")
+            rows.append(f"| {system} {requirement} | not measured | – |")
             continue
-        delta = r["bleu"] - base
-        verdict = "met" if delta >= least else f"missed by {least - delta:.2f}"
-        lines.append(f"| {system}{_status(r)} {requirement} | {r['bleu']:.2f} ({delta:+.2f}) | {verdict} |")
-    return lines
+        measured, verdict = judge(r, bound)
+        rows.append(f"| {system}{_status(r)} {requirement} | {measured} | {verdict} |")
+    return rows
 
 
 def swap_table(records: list[dict]) -> list[str]:
@@ -163,6 +173,17 @@ ASR_ORDER = SYSTEM_ORDER + ["three-module-zero-shot", "three-module-fine-tuned"]
 UNTRAINED_WER = 80  # above it on every system, the results section says no model has learned to transcribe
 
 
+def asr_results() -> tuple[list[dict], str]:
+    """Every results/asr-en record, and the headline test set (that of the <system>.json files)."""
+    records = _load(ROOT / "results" / "asr-en")
+    headline = _load(ROOT / "results" / "asr-en", headline_only=True)
+    return records, headline[0]["test_set"] if headline else ""
+
+
+def none_transcribes(records: list[dict]) -> bool:
+    return all(r["wer"] > UNTRAINED_WER for r in records)
+
+
 def _relative(wer: float, base: float | None) -> str:
     return "–" if not base else f"{100 * (wer - base) / base:+.1f} %"
 
@@ -182,8 +203,9 @@ def asr_table(records: list[dict], headline: str) -> list[str]:
     for r in sorted(records, key=asr_order(headline)):
         delta = "–" if r["system"] == "baseline" else _relative(r["wer"], baseline.get(r["test_set"]))
         lines.append(f"| {r['system']}{_status(r)} | {r['test_set']} | **{_fmt(r['wer'])}** | {delta} | "
-                     f"{_fmt(r.get('ctc_readout_wer'))} | {_origin(r, seeds=True)} | {_fmt(r.get('train_utterances'))} | "
-                     f"{_fmt(r.get('train_epochs_completed'))} | {_fmt(r.get('train_steps'))} | "
+                     f"{_fmt(r.get('ctc_readout_wer'))} | {_origin(r, seeds=True)} | "
+                     f"{_fmt(r.get('train_utterances'))} | {_fmt(r.get('train_epochs_completed'))} | "
+                     f"{_fmt(r.get('train_steps'))} | "
                      f"{_fmt(r.get('real_time_factor'), 3)} | {_fmt(r['params'])} | {r['commit']} |")
     return lines
 
@@ -196,15 +218,11 @@ def asr_target_table(records: list[dict], test_set: str) -> list[str]:
     base = scores["baseline"]["wer"]
     lines = [f"| target (issue #4, {test_set}; baseline WER {base:.2f}{_status(scores['baseline'])}) | measured | "
              "verdict |", "|---|---|---|"]
-    for system, requirement, most in ASR_TARGETS:
-        r = scores.get(system)
-        if r is None:
-            lines.append(f"| {system} {requirement} | not measured | – |")
-            continue
+    def judge(r: dict, most: float) -> tuple[str, str]:
         verdict = "met" if r["wer"] <= most * base else f"missed by {r['wer'] - most * base:.2f} WER points"
-        lines.append(f"| {system}{_status(r)} {requirement} | {r['wer']:.2f} ({_relative(r['wer'], base)}) | "
-                     f"{verdict} |")
-    return lines
+        return f"{r['wer']:.2f} ({_relative(r['wer'], base)})", verdict
+
+    return lines + _target_rows(scores, ASR_TARGETS, judge)
 
 
 def throughput_section(bench: dict) -> list[str]:
@@ -300,7 +318,7 @@ def main() -> None:
                     f"Fine-tuning the zero-shot composition on {task} (`legonn curves runs/{task}/fine-tuned-wemb`): "
                     "training loss and greedy validation BLEU per epoch; epoch 1 ends after the first pass over "
                     "the data, so the zero-shot starting point itself is not on the curve.", ""]
-    asr = _load(ROOT / "results" / "asr-en")
+    asr, headline = asr_results()
     if asr:
         subset = sorted({r.get("train_utterances") for r in asr if r.get("train_utterances")})
         out += ["## English speech recognition: a speech encoder for the De→En decoder", "",
@@ -319,10 +337,9 @@ def main() -> None:
             out += [f"These runs train on a subset ({', '.join(f'{n:,}' for n in subset)} clips of the 29k "
                     "captions) with a reduced schedule, to fit one session on 2 cores; the schedules, as each run "
                     f"used them: {'; '.join(f'`{s}`' for s in schedules) or '–'}.", ""]
-        headline = _load(ROOT / "results" / "asr-en", headline_only=True)[0]["test_set"]
         out += asr_table(asr, headline) + [""]
         out += asr_target_table(asr, headline) + [""]
-        if all(r["wer"] > UNTRAINED_WER for r in asr):
+        if none_transcribes(asr):
             updates = sorted({r["train_steps"] for r in asr if r.get("train_steps")})
             out += [f"No system here has learned to transcribe yet (every WER above {UNTRAINED_WER} %, after "
                     f"{', '.join(f'{n:,}' for n in updates)} updates): the rows show that the pipeline runs end to "
@@ -390,11 +407,10 @@ def readme_transfer_table() -> list[str]:
 
 def readme_asr_table() -> list[str]:
     """Issue #4 in the README: each ASR system on each test set, beside the baseline."""
-    records = _load(ROOT / "results" / "asr-en")
+    records, headline = asr_results()
     if not records:
         return []
     baseline = {r["test_set"]: r["wer"] for r in records if r["system"] == "baseline"}
-    headline = _load(ROOT / "results" / "asr-en", headline_only=True)[0]["test_set"]
     lines = []
     for r in sorted(records, key=asr_order(headline)):
         delta = "–" if r["system"] == "baseline" else _relative(r["wer"], baseline.get(r["test_set"]))
@@ -404,7 +420,7 @@ def readme_asr_table() -> list[str]:
     size = f", trained on {', '.join(f'{n:,}' for n in clips)} synthetic clips" if clips else ""
     untrained = (f" At this budget no system has learned to transcribe yet (every WER above {UNTRAINED_WER} %): "
                  "these rows show the pipeline running end to end, not LegoNN against the baseline."
-                 if all(r["wer"] > UNTRAINED_WER for r in records) else "")
+                 if none_transcribes(records) else "")
     return ["", f"English speech recognition (issue #4{size}; WER %, lower is better; *zero-shot*: the speech "
             f"encoder with the De→En translation decoder, never trained together).{untrained}", "",
             "| system | test set | WER | relative to baseline | CTC-readout WER | modules trained on |",

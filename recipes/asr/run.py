@@ -31,14 +31,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from common import ROOT, decoder_brick, export, score_composed, score_system, train_system  # noqa: E402
+from common import (ROOT, compose_and_score, decoder_brick, encoder_brick, export, score_system,  # noqa: E402
+                    train_system)
 
 from legonn.allocator import reexec_with_jemalloc  # noqa: E402
-from legonn.bricks import LengthRatioWarning, compose  # noqa: E402
 from legonn.errors import LegoError  # noqa: E402
 from legonn.search import SearchOptions  # noqa: E402
 
@@ -49,29 +48,9 @@ TEST_SETS = {"synthetic-test": (SPEECH / "test" / "manifest.tsv", None),
              "commonvoice": (SPEECH / "commonvoice" / "manifest.tsv", None)}
 INGESTORS = ("wemb", "beamconv")
 STAGES = ("baseline", "lego", "zero-shot", "fine-tune", "three-module", "three-module-fine-tune")
-RESULTS = ROOT / "results" / "asr-en"
+TASK = "asr-en"
+RESULTS = ROOT / "results" / TASK
 CHAIN = ROOT / "runs" / "asr-en" / "bricks"  # the chain's own modules A and B (not shipped)
-
-
-def encoder_brick(ingestor: str, records: list[dict] | None) -> Path:
-    """models/asr-en-I/asr-en.encoder.json; (re-)exported from the trained LegoNN ASR model after scoring it."""
-    card = ROOT / "models" / f"asr-en-{ingestor}" / "asr-en.encoder.json"
-    if card.is_file() and not records:
-        return card
-    metrics = {f"{r['test_set']}_ctc_readout_wer": r["ctc_readout_wer"][0] for r in records or []}
-    return export(ROOT / "runs" / "asr-en" / f"lego-{ingestor}" / "checkpoint_best.safetensors", "encoder",
-                  card.parent, metrics)
-
-
-def compose_and_score(cards: list[Path], system: str, opts: SearchOptions) -> None:
-    """Compose bricks never trained together into runs/asr-en/<system>/ and score that folder."""
-    folder = ROOT / "runs" / "asr-en" / system
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", LengthRatioWarning)  # recorded in composition.json
-        _, notes = compose(cards, folder)
-    for note in notes:
-        print(f"warning: {note}")
-    score_composed(folder, "asr-en", TEST_SETS, RESULTS, system, opts)
 
 
 def chain_bricks(train_and_score) -> list[Path]:
@@ -99,14 +78,16 @@ def run(ingestors: list[str], stages: list[str], score_only: bool, overrides: li
     for ing in ingestors:
         if "lego" in stages:
             decoder_brick(ing)  # the encoder's `length_ratio: auto` reads its card
-            encoder_brick(ing, train_and_score(HERE / f"lego-{ing}.yaml", f"lego-{ing}"))
+            encoder_brick(TASK, ing, train_and_score(HERE / f"lego-{ing}.yaml", f"lego-{ing}"))
         if "zero-shot" in stages:
-            compose_and_score([encoder_brick(ing, None), decoder_brick(ing)], f"zero-shot-{ing}", opts)
+            compose_and_score([encoder_brick(TASK, ing, None), decoder_brick(ing)], TASK, TEST_SETS, RESULTS,
+                              f"zero-shot-{ing}", opts)
         if "fine-tune" in stages:
-            encoder_brick(ing, None), decoder_brick(ing)  # fail early, naming the missing brick
+            encoder_brick(TASK, ing, None), decoder_brick(ing)  # fail early, naming the missing brick
             train_and_score(HERE / f"fine-tuned-{ing}.yaml", f"fine-tuned-{ing}")
     if "three-module" in stages:
-        compose_and_score(chain_bricks(train_and_score) + [decoder_brick("wemb")], "three-module-zero-shot", opts)
+        compose_and_score(chain_bricks(train_and_score) + [decoder_brick("wemb")], TASK, TEST_SETS, RESULTS,
+                          "three-module-zero-shot", opts)
     if "three-module-fine-tune" in stages:
         train_and_score(HERE / "three-module-fine-tuned.yaml", "three-module-fine-tuned")
 

@@ -22,14 +22,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from common import ROOT, decoder_brick, export, score_composed, score_system, train_system  # noqa: E402
+from common import ROOT, compose_and_score, decoder_brick, encoder_brick, score_system, train_system  # noqa: E402
 
 from legonn.allocator import reexec_with_jemalloc  # noqa: E402
-from legonn.bricks import LengthRatioWarning, compose  # noqa: E402
 from legonn.errors import LegoError  # noqa: E402
 from legonn.search import SearchOptions  # noqa: E402
 
@@ -51,15 +49,6 @@ INGESTORS = ("wemb", "beamconv")
 STAGES = ("baseline", "lego", "zero-shot", "fine-tune")
 
 
-def encoder_brick(lang: str, ingestor: str, records: list[dict] | None) -> Path:
-    card = ROOT / "models" / f"{lang}-en-{ingestor}" / f"{lang}-en.encoder.json"
-    if card.is_file() and not records:
-        return card
-    metrics = {f"{r['test_set']}_ctc_readout_bleu": r["ctc_readout_bleu"][0] for r in records or []}
-    return export(ROOT / "runs" / f"{lang}-en" / f"lego-{ingestor}" / "checkpoint_best.safetensors", "encoder",
-                  card.parent, metrics)
-
-
 def run_language(lang: str, ingestors: list[str], stages: list[str], score_only: bool, opts: SearchOptions) -> None:
     recipe, results = ROOT / "recipes" / f"{lang}-en", ROOT / "results" / f"{lang}-en"
     tests = TEST_SETS[lang]
@@ -75,17 +64,12 @@ def run_language(lang: str, ingestors: list[str], stages: list[str], score_only:
         if "lego" in stages:
             decoder_brick(ing)  # the encoder's `length_ratio: auto` reads its card
             records = train_and_score(recipe / f"lego-{ing}.yaml", f"lego-{ing}")
-            encoder_brick(lang, ing, records)
+            encoder_brick(f"{lang}-en", ing, records)
         if "zero-shot" in stages:
-            folder = ROOT / "runs" / f"{lang}-en" / f"zero-shot-{ing}"
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", LengthRatioWarning)  # recorded in composition.json
-                _, notes = compose([encoder_brick(lang, ing, None), decoder_brick(ing)], folder)
-            for note in notes:
-                print(f"warning: {note}")
-            score_composed(folder, f"{lang}-en", tests, results, f"zero-shot-{ing}", opts)
+            compose_and_score([encoder_brick(f"{lang}-en", ing, None), decoder_brick(ing)], f"{lang}-en", tests,
+                              results, f"zero-shot-{ing}", opts)
         if "fine-tune" in stages:
-            encoder_brick(lang, ing, None), decoder_brick(ing)
+            encoder_brick(f"{lang}-en", ing, None), decoder_brick(ing)
             train_and_score(recipe / f"fine-tuned-{ing}.yaml", f"fine-tuned-{ing}")
 
 
