@@ -28,7 +28,7 @@ MANIFEST_COLUMNS = ("id", "path", "samples", "text", "voice")
 @dataclass(frozen=True)
 class Utterance:
     id: str
-    path: Path  # resolved against the manifest's folder
+    path: Path  # usable from the current directory (read_manifest joins the manifest's folder)
     samples: int
     text: str
     voice: str
@@ -64,11 +64,12 @@ def read_manifest(path: str | Path, check_files: bool = True) -> list[Utterance]
 
 
 def write_manifest(path: str | Path, utterances: list[Utterance]) -> None:
-    """Write atomically; paths are stored relative to the manifest's folder when they lie below it."""
+    """Write atomically; each `Utterance.path` (absolute, or relative to the current directory, as
+    `read_manifest` returns them) is stored relative to the manifest's folder, where readers resolve it."""
     path = Path(path)
     rows = ["\t".join(MANIFEST_COLUMNS)]
     for u in utterances:
-        audio = os.path.relpath(u.path, path.parent) if u.path.is_absolute() else str(u.path)
+        audio = os.path.relpath(Path(u.path).absolute(), path.parent.absolute())
         if "\t" in u.text or "\n" in u.text:
             raise LegoError(f"utterance {u.id}: text contains a tab or newline")
         rows.append("\t".join((u.id, audio, str(u.samples), u.text, u.voice)))
