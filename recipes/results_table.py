@@ -226,9 +226,10 @@ def asr_target_table(records: list[dict], test_set: str) -> list[str]:
 
 
 def throughput_section(bench: dict) -> list[str]:
+    native = {True: ", native bf16", False: ", no native bf16"}.get(bench.get("native_bf16"), "")
     lines = [
         f"`python benchmarks/train_throughput.py` ({bench['precision']}, {bench['threads']} threads, "
-        f"{bench.get('allocator', 'system malloc')}, {bench['hardware']}, commit {bench['commit']}):",
+        f"{bench.get('allocator', 'system malloc')}, {bench['hardware']}{native}, commit {bench['commit']}):",
         "",
         "| config | params | target tokens/s | cost per target token vs baseline |",
         "|---|---|---|---|",
@@ -356,8 +357,9 @@ def main() -> None:
                 "baseline's cost per target token. Each table is one run of the benchmark on an otherwise idle "
                 "machine (the training run in the background was paused); its heading names the precision, the "
                 "allocator (`legonn` uses jemalloc when installed, src/legonn/allocator.py) and the CPU. The "
-                "fp32 table comes from a CPU without native bf16 (a 2-core Cascade Lake VM whose host was "
-                "also busy), where `precision: auto` trains in fp32 because emulated bf16 is slower still.", ""]
+                "fp32 tables come from CPUs without native bf16 (a 2-core Cascade Lake VM whose host was "
+                "also busy, and an AVX2-only AMD EPYC), where `precision: auto` trains in fp32 because "
+                "emulated bf16 is slower still.", ""]
         for path in benches:
             out += throughput_section(json.loads(path.read_text())) + [""]
     fbanks = sorted((ROOT / "results" / "bench").glob("fbank_throughput*.json"))
