@@ -357,9 +357,9 @@ def main() -> None:
                 "baseline's cost per target token. Each table is one run of the benchmark on an otherwise idle "
                 "machine (the training run in the background was paused); its heading names the precision, the "
                 "allocator (`legonn` uses jemalloc when installed, src/legonn/allocator.py) and the CPU. The "
-                "fp32 tables come from CPUs without native bf16 (a 2-core Cascade Lake VM whose host was "
-                "also busy, and an AVX2-only AMD EPYC), where `precision: auto` trains in fp32 because "
-                "emulated bf16 is slower still.", ""]
+                "fp32 tables come from CPUs without native bf16 (2-core VMs, a Cascade Lake and an AVX2-only AMD "
+                "EPYC, whose hosts were also busy, so their figures vary from run to run), where "
+                "`precision: auto` trains in fp32 because emulated bf16 is slower still.", ""]
         for path in benches:
             out += throughput_section(json.loads(path.read_text())) + [""]
     fbanks = sorted((ROOT / "results" / "bench").glob("fbank_throughput*.json"))
