@@ -22,10 +22,14 @@ TRANSFER = {"fr-en": "French→English (Multi30k)", "cs-en": "Czech→English (M
             "ro-en": "Romanian→English (RO-STS; newstest2016)"}
 
 
+def _is_headline(path: Path) -> bool:
+    """<system>.json holds the task's first test set; the recipes write the others as <system>.<test set>.json."""
+    return "." not in path.stem
+
+
 def _load(folder: Path, headline_only: bool = False) -> list[dict]:
-    """Every results JSON in folder; headline_only: just <system>.json, the task's first test set (the
-    recipes write the others as <system>.<test set>.json)."""
-    paths = sorted(p for p in folder.glob("*.json") if not (headline_only and "." in p.stem))
+    """Every results JSON in folder; headline_only: just the <system>.json files."""
+    paths = sorted(p for p in folder.glob("*.json") if not headline_only or _is_headline(p))
     return [json.loads(p.read_text()) for p in paths]
 
 
@@ -174,10 +178,10 @@ UNTRAINED_WER = 80  # above it on every system, the results section says no mode
 
 
 def asr_results() -> tuple[list[dict], str]:
-    """Every results/asr-en record, and the headline test set (that of the <system>.json files)."""
-    records = _load(ROOT / "results" / "asr-en")
-    headline = _load(ROOT / "results" / "asr-en", headline_only=True)
-    return records, headline[0]["test_set"] if headline else ""
+    """Every results/asr-en record, and the headline test set (that of the <system>.json files), in one read."""
+    paths = sorted((ROOT / "results" / "asr-en").glob("*.json"))
+    records = [json.loads(p.read_text()) for p in paths]
+    return records, next((r["test_set"] for p, r in zip(paths, records) if _is_headline(p)), "")
 
 
 def none_transcribes(records: list[dict]) -> bool:
