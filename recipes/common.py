@@ -105,6 +105,9 @@ def train_system(config: Path, overrides: list[str] = ()) -> None:
         print(f"stopped at step {result.state.step} ({signal.Signals(received[0]).name}); checkpoint saved in "
               f"{result.out_dir}: rerun the same command to resume", file=sys.stderr)
         sys.exit(128 + received[0])  # the shell's convention for "ended by this signal"
+    if result.out_of_time:  # scored as it stands (results say training_finished: false); rerun to go on
+        print(f"time budget spent after epoch {result.state.epoch - 1} (step {result.state.step}); "
+              f"rerun to resume {result.out_dir}", file=sys.stderr)
 
 
 TestSets = dict[str, tuple[Path, Path]]  # name → (source, reference) text files, or name → (manifest, None)

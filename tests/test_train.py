@@ -76,6 +76,21 @@ def test_resume_is_exact(reference, tiny_corpus, tiny_vocabs, tmp_path, stop_at)
     assert_same_checkpoint(reference / "checkpoint_best.safetensors", tmp_path / "run" / "checkpoint_best.safetensors")
 
 
+def test_time_budget_stops_at_an_epoch_end_and_resumes_exactly(reference, tiny_corpus, tiny_vocabs, tmp_path):
+    """A budget too small for a second epoch stops after the first (validated, resumable, exit 0);
+    going on without a budget lands bit-identical to the run that never stopped."""
+    out = tmp_path / "run"
+    config = tiny_yaml(tiny_corpus, tiny_vocabs, out, tmp_path / "tiny.yaml", train=TRAIN)
+    proc = legonn("train", config, "--quiet", "--set", "train.time_budget_minutes=0.0001")
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert "time budget of 0.0001 min spent after epoch 1 (step 9)" in proc.stderr.decode()
+    state = load_checkpoint(out / "checkpoint_last.safetensors").state
+    assert (state.step, state.epoch, state.batches_done) == (9, 2, 0)
+    assert (out / "checkpoint_best.safetensors").exists()
+    assert train(config).startswith(f"done: {STEPS} steps")
+    assert_same_checkpoint(reference / "checkpoint_last.safetensors", out / "checkpoint_last.safetensors")
+
+
 def _copy_of_reference(reference: Path, tmp_path: Path) -> Path:
     out = tmp_path / "run"
     out.mkdir()

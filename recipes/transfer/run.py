@@ -4,6 +4,7 @@
     python recipes/transfer/run.py ro --ingestors wemb     # one ingestor
     python recipes/transfer/run.py cs --stages zero-shot   # one stage (needs the bricks it reads)
     python recipes/transfer/run.py fr --score-only         # re-score what is trained
+    python recipes/transfer/run.py fr --set train.time_budget_minutes=150   # train what fits, score it
 
 Stages, for source language X and ingestor I ∈ {wemb, beamconv}:
   baseline   train recipes/X-en/baseline.yaml (plain transformer on X→En only) and score it
@@ -49,14 +50,15 @@ INGESTORS = ("wemb", "beamconv")
 STAGES = ("baseline", "lego", "zero-shot", "fine-tune")
 
 
-def run_language(lang: str, ingestors: list[str], stages: list[str], score_only: bool, opts: SearchOptions) -> None:
+def run_language(lang: str, ingestors: list[str], stages: list[str], score_only: bool, overrides: list[str],
+                 opts: SearchOptions) -> None:
     recipe, results = ROOT / "recipes" / f"{lang}-en", ROOT / "results" / f"{lang}-en"
     tests = TEST_SETS[lang]
 
     def train_and_score(config: Path, system: str) -> list[dict]:
         if not score_only:
-            train_system(config)
-        return score_system(config, tests, results, system, opts)
+            train_system(config, overrides)
+        return score_system(config, tests, results, system, opts, overrides)
 
     if "baseline" in stages:
         train_and_score(recipe / "baseline.yaml", "baseline")
@@ -82,10 +84,13 @@ def main() -> None:
     parser.add_argument("--stages", nargs="+", default=list(STAGES), choices=STAGES)
     parser.add_argument("--score-only", action="store_true", help="skip training; score what is trained")
     parser.add_argument("--beam", type=int, default=5)
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="a config setting for every training stage, e.g. train.time_budget_minutes=150")
     args = parser.parse_args()
     try:
         for lang in args.langs:
-            run_language(lang, args.ingestors, args.stages, args.score_only, SearchOptions(beam_size=args.beam))
+            run_language(lang, args.ingestors, args.stages, args.score_only, args.overrides,
+                         SearchOptions(beam_size=args.beam))
     except LegoError as exc:
         sys.exit(f"error: {exc}")
 

@@ -66,6 +66,8 @@ def train(config, overrides, freeze, no_resume, quiet):
 
     Ctrl-C (or SIGTERM) stops after the update in progress and saves checkpoint_last, so the same
     command resumes exactly there; a second Ctrl-C stops at once (back to the last periodic checkpoint).
+    --set train.time_budget_minutes=150 stops, resumable, at the last epoch end that fits in 150
+    minutes: for a run that must fit a session or a job slot.
 
     Start modules from bricks with --set init.decoder=BRICK.json (or init.encoder), e.g. to train a
     new encoder against a frozen decoder: --set init.decoder=… --set model.length_ratio=auto --freeze decoder
@@ -90,6 +92,10 @@ def train(config, overrides, freeze, no_resume, quiet):
         click.echo(f"stopped at step {result.state.step} ({signal.Signals(received[0]).name}); checkpoint saved in "
                    f"{result.out_dir}: run the same command to resume", err=True)
         sys.exit(128 + received[0])  # the shell's convention for "ended by this signal"
+    if result.out_of_time:
+        click.echo(f"time budget of {cfg.train.time_budget_minutes:g} min spent after epoch {result.state.epoch - 1} "
+                   f"(step {result.state.step}); checkpoint saved in {result.out_dir}: run the same command to go on",
+                   err=True)
     best = f"WER {result.state.best_wer}" if trainer.data.speech else f"BLEU {result.state.best_bleu}"
     click.echo(
         f"done: {result.state.step} steps, best valid {best}, {result.params:,} parameters, "

@@ -49,7 +49,9 @@ class TrainConfig:
 
     max_tokens: padded source positions per batch (tokens, or feature frames for speech); lr peaks after warmup_steps then decays as 1/sqrt(step);
     max_epochs / max_steps (0 = unlimited) bound the run; patience: epochs without a better
-    validation BLEU before stopping (0 = never); precision: 'auto' (bf16 where the CPU has
+    validation BLEU before stopping (0 = never); time_budget_minutes: wall-clock minutes this
+    invocation may train (0 = no limit), checked at each epoch end — the run stops there, resumable,
+    when one more epoch at the last one's pace (validation included) would overrun it; precision: 'auto' (bf16 where the CPU has
     native bf16, else fp32; legonn.precision), 'bf16' (autocast) or 'fp32';
     save_every: steps between `last` checkpoints; valid_max_sentences: cap on validation decoding
     (an evenly spaced subset of the dev set);
@@ -67,6 +69,7 @@ class TrainConfig:
     max_epochs: int = 60
     max_steps: int = 0
     patience: int = 10
+    time_budget_minutes: float = 0.0
     precision: str = "auto"
     seed: int = 1
     threads: int = 0

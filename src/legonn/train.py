@@ -48,6 +48,7 @@ class TrainResult:
     tokens_per_s: float
     best_path: str
     stopped_early: bool = False  # request_stop() ended it: checkpoint_last holds where to resume
+    out_of_time: bool = False  # train.time_budget_minutes ended it at an epoch end: resumable the same way
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -336,7 +337,8 @@ class Trainer:
             tqdm.write(f"note: {unalignable} of {len(self.pairs)} training pairs are too long for CTC at "
                        f"α = {cfg.model.length_ratio} (their CTC loss is zeroed; a larger model.length_ratio avoids it)")
         window = _Window()
-        stopped_early = False
+        stopped_early = out_of_time = False
+        started = time.time()
         # a finished run (step budget spent or patience exhausted) that is resumed trains no further
         stop = bool(t.max_steps and st.step >= t.max_steps) or bool(t.patience and st.bad_epochs >= t.patience)
         while not stop and st.epoch <= t.max_epochs:
@@ -377,12 +379,21 @@ class Trainer:
                 st.epoch += 1
                 st.batches_done = 0
                 stop = self._end_of_epoch(time.time() - epoch_start) or stop
+                if not stop and st.epoch <= t.max_epochs and self._budget_spent(started, epoch_start):
+                    stop = out_of_time = True
             window = _Window()  # validation time is not training time
         self._save("checkpoint_last.safetensors")
         self.dist.barrier()
         tps = st.target_tokens / max(st.train_seconds, 1e-9)
         return TrainResult(str(self.out), st, params, tps, str(self.out / "checkpoint_best.safetensors"),
-                           stopped_early)
+                           stopped_early, out_of_time)
+
+    def _budget_spent(self, started: float, epoch_start: float) -> bool:
+        """Would one more epoch, at the pace of the one just done (validation included), overrun
+        train.time_budget_minutes? Rank 0's clock decides for every rank."""
+        budget = self.cfg.train.time_budget_minutes * 60
+        now = time.time()
+        return self.dist.broadcast_flag(budget > 0 and (now - started) + (now - epoch_start) > budget)
 
     def _end_of_epoch(self, epoch_seconds: float) -> bool:
         """Validate, keep the best checkpoint, decide on early stopping (rank 0 decides for all)."""
