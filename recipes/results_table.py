@@ -116,6 +116,27 @@ def _decoder_gain(records: list[dict]) -> str:
     return ", ".join(gains) or "an unmeasured amount"
 
 
+def ingestor_comparison(records: list[dict], test_set: str) -> str:
+    """Which ingestor wins where (issue #3): WEmb against BeamConv for each kind of system that has both on
+    test_set, with what the decoder adds over its encoder's own CTC readout; '' when no kind has both."""
+    scores = {r["system"]: r for r in records if r["test_set"] == test_set}
+    parts = []
+    for kind, label in (("lego", "own decoder"), ("zero-shot", "zero-shot"), ("fine-tuned", "fine-tuned")):
+        wemb, beamconv = scores.get(f"{kind}-wemb"), scores.get(f"{kind}-beamconv")
+        if not (wemb and beamconv):
+            continue
+        gap = beamconv["bleu"] - wemb["bleu"]
+        winner = "a tie" if abs(gap) < 0.05 else f"{'BeamConv' if gap > 0 else 'WEmb'} wins by {abs(gap):.1f}"
+
+        def side(name: str, r: dict) -> str:
+            readout = r.get("ctc_readout_bleu")
+            gain = f", {r['bleu'] - readout[0]:+.1f} over its readout" if readout else ""
+            return f"{name} {r['bleu']:.1f}{_status(r)}{gain}"
+
+        parts.append(f"{label}: {side('WEmb', wemb)}; {side('BeamConv', beamconv)}; {winner}")
+    return f"WEmb against BeamConv on {test_set} (BLEU) — " + " · ".join(parts) + "." if parts else ""
+
+
 def _unfinished(records: list[dict]) -> str:
     """A sentence naming the systems scored before their training ended, and how far they got."""
     runs = sorted({(r["system"], r.get("train_epochs_completed"), r.get("precision")) for r in records
@@ -317,6 +338,8 @@ def main() -> None:
                 "its config's end and is scored at its best checkpoint so far.", ""]
         out += transfer_table(records) + [""]
         out += target_table(records, records[0]["test_set"], TRANSFER_TARGETS, "#3") + [""]
+        comparison = ingestor_comparison(records, records[0]["test_set"])
+        out += [comparison, ""] if comparison else []
         figure = f"figures/{task}-fine-tuned-wemb-curves.png"
         if (ROOT / "docs" / figure).exists():
             out += [f"![{task} fine-tuning curves]({figure})", "",

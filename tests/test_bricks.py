@@ -307,6 +307,26 @@ def test_results_table_checks_each_target_against_the_baseline():
     assert target_table(records, "other", targets, "#2") == []  # no baseline on that set: nothing to check
 
 
+def test_results_table_says_which_ingestor_wins_where():
+    """Each kind of system with both ingestors on the set is compared, with the decoder's gain over its readout."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "recipes"))
+    from results_table import ingestor_comparison
+
+    records = [{"system": "lego-wemb", "test_set": "t", "bleu": 50.0, "ctc_readout_bleu": [46.0]},
+               {"system": "lego-beamconv", "test_set": "t", "bleu": 47.5, "ctc_readout_bleu": [44.0],
+                "training_finished": False},
+               {"system": "zero-shot-wemb", "test_set": "t", "bleu": 45.0, "ctc_readout_bleu": [46.0]},
+               {"system": "zero-shot-beamconv", "test_set": "t", "bleu": 46.0, "ctc_readout_bleu": [44.0]},
+               {"system": "fine-tuned-wemb", "test_set": "t", "bleu": 51.0}]
+    assert ingestor_comparison(records, "t") == (
+        "WEmb against BeamConv on t (BLEU) — own decoder: WEmb 50.0, +4.0 over its readout; BeamConv 47.5 "
+        "(training in progress), +3.5 over its readout; WEmb wins by 2.5 · zero-shot: WEmb 45.0, -1.0 over its "
+        "readout; BeamConv 46.0, +2.0 over its readout; BeamConv wins by 1.0.")
+    assert ingestor_comparison(records, "other") == ""
+
+
 def test_asr_targets_are_wer_reductions_relative_to_the_baseline():
     """Issue #4's targets are met when the WER is at most the baseline's (zero-shot) or 12.5 % / 19.5 % below it."""
     import sys
