@@ -254,6 +254,8 @@ def test_empty_training_file_is_an_error(tiny_corpus, tiny_vocabs, tmp_path):
 def test_time_left_counts_the_epochs_still_to_run():
     state = TrainerState(epoch=11)  # 10 epochs done
     assert _time_left(TrainConfig(max_epochs=40), state, 360.0) == " (6.0 min/epoch, ~3h 00m left for 30 epochs)"
+    assert _time_left(TrainConfig(max_epochs=40), state, 360.0, budget_left_s=1900.0) == \
+        " (6.0 min/epoch, ~3h 00m left for 30 epochs; the time budget allows 5 more)"
     assert _time_left(TrainConfig(max_epochs=40, max_steps=500), state, 360.0) == ""  # steps bound the run
     assert _time_left(TrainConfig(max_epochs=10), state, 360.0) == ""
 

@@ -155,14 +155,18 @@ class _Distributed:
         return bool(t.item())
 
 
-def _time_left(t, st: TrainerState, epoch_seconds: float) -> str:
+def _time_left(t, st: TrainerState, epoch_seconds: float, budget_left_s: float | None = None) -> str:
     """' (12.0 min/epoch, ~3h 24m left for 17 epochs)': the pace of the epoch just done, validation included.
-    Only when epochs bound the run; patience may stop it sooner."""
+    Only when epochs bound the run; patience may stop it sooner. With a time budget
+    (budget_left_s: what is left of it), also how many of those epochs it allows at this pace."""
     remaining = t.max_epochs - (st.epoch - 1)
     if t.max_steps or remaining <= 0:
         return ""
     minutes = round(remaining * epoch_seconds / 60)
-    return f" ({epoch_seconds / 60:.1f} min/epoch, ~{minutes // 60}h {minutes % 60:02d}m left for {remaining} epochs)"
+    fits = "" if budget_left_s is None else \
+        f"; the time budget allows {min(remaining, max(0, int(budget_left_s // epoch_seconds)))} more"
+    return (f" ({epoch_seconds / 60:.1f} min/epoch, ~{minutes // 60}h {minutes % 60:02d}m left for {remaining} epochs"
+            f"{fits})")
 
 
 class Trainer:
@@ -338,7 +342,7 @@ class Trainer:
                        f"α = {cfg.model.length_ratio} (their CTC loss is zeroed; a larger model.length_ratio avoids it)")
         window = _Window()
         stopped_early = out_of_time = False
-        started = time.time()
+        self._started = time.time()  # train.time_budget_minutes counts from here
         # a finished run (step budget spent or patience exhausted) that is resumed trains no further
         stop = bool(t.max_steps and st.step >= t.max_steps) or bool(t.patience and st.bad_epochs >= t.patience)
         while not stop and st.epoch <= t.max_epochs:
@@ -379,7 +383,7 @@ class Trainer:
                 st.epoch += 1
                 st.batches_done = 0
                 stop = self._end_of_epoch(time.time() - epoch_start) or stop
-                if not stop and st.epoch <= t.max_epochs and self._budget_spent(started, epoch_start):
+                if not stop and st.epoch <= t.max_epochs and self._budget_spent(epoch_start):
                     stop = out_of_time = True
             window = _Window()  # validation time is not training time
         self._save("checkpoint_last.safetensors")
@@ -388,12 +392,12 @@ class Trainer:
         return TrainResult(str(self.out), st, params, tps, str(self.out / "checkpoint_best.safetensors"),
                            stopped_early, out_of_time)
 
-    def _budget_spent(self, started: float, epoch_start: float) -> bool:
+    def _budget_spent(self, epoch_start: float) -> bool:
         """Would one more epoch, at the pace of the one just done (validation included), overrun
         train.time_budget_minutes? Rank 0's clock decides for every rank."""
         budget = self.cfg.train.time_budget_minutes * 60
         now = time.time()
-        return self.dist.broadcast_flag(budget > 0 and (now - started) + (now - epoch_start) > budget)
+        return self.dist.broadcast_flag(budget > 0 and (now - self._started) + (now - epoch_start) > budget)
 
     def _end_of_epoch(self, epoch_seconds: float) -> bool:
         """Validate, keep the best checkpoint, decide on early stopping (rank 0 decides for all)."""
@@ -417,7 +421,10 @@ class Trainer:
                        f"best_{self.metric}": best})
             if self.progress:
                 summary = " ".join(f"{k}={v}" for k, v in record.items())
-                tqdm.write(f"epoch {st.epoch - 1}: {summary} best={best}{_time_left(t, st, epoch_seconds_total)}")
+                budget = t.time_budget_minutes * 60
+                budget_left = budget - (time.time() - self._started) if budget else None
+                tqdm.write(f"epoch {st.epoch - 1}: {summary} best={best}"
+                           f"{_time_left(t, st, epoch_seconds_total, budget_left)}")
         # every rank takes part in saving (it gathers their RNG states), so all must know the verdict
         if self.dist.broadcast_flag(improved):
             self._save("checkpoint_best.safetensors")
