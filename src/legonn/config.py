@@ -51,8 +51,9 @@ class TrainConfig:
     max_epochs / max_steps (0 = unlimited) bound the run; patience: epochs without a better
     validation BLEU before stopping (0 = never); time_budget_minutes: wall-clock minutes this
     invocation may train (0 = no limit), checked at each epoch end — the run stops there, resumable,
-    when one more epoch at the last one's pace (validation included) would overrun it; precision: 'auto' (bf16 where the CPU has
-    native bf16, else fp32; legonn.precision), 'bf16' (autocast) or 'fp32';
+    when one more epoch at the last one's pace (validation included) would overrun it;
+    precision: 'auto' (bf16 where the CPU has native bf16, else fp32; legonn.precision), 'bf16'
+    (autocast) or 'fp32';
     save_every: steps between `last` checkpoints; valid_max_sentences: cap on validation decoding
     (an evenly spaced subset of the dev set);
     freeze: modules ('encoder', 'decoder') whose weights stay fixed (kept in eval mode, no dropout);
