@@ -131,10 +131,14 @@ def ingestor_comparison(records: list[dict], test_set: str) -> str:
         def side(name: str, r: dict) -> str:
             readout = r.get("ctc_readout_bleu")
             gain = f", {r['bleu'] - readout[0]:+.1f} over its readout" if readout else ""
-            return f"{name} {r['bleu']:.1f}{_status(r)}{gain}"
+            updates = f" after {r['train_steps']:,} updates" if r.get("train_steps") else ""
+            return f"{name} {r['bleu']:.1f}{_status(r)}{updates}{gain}"
 
         parts.append(f"{label}: {side('WEmb', wemb)}; {side('BeamConv', beamconv)}; {winner}")
-    return f"WEmb against BeamConv on {test_set} (BLEU) — " + " · ".join(parts) + "." if parts else ""
+    if not parts:
+        return ""
+    return (f"WEmb against BeamConv on {test_set} (BLEU; a zero-shot system reads the encoder of the own-decoder "
+            "system) — " + " · ".join(parts) + ".")
 
 
 def _unfinished(records: list[dict]) -> str:

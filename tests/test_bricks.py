@@ -316,14 +316,15 @@ def test_results_table_says_which_ingestor_wins_where():
 
     records = [{"system": "lego-wemb", "test_set": "t", "bleu": 50.0, "ctc_readout_bleu": [46.0]},
                {"system": "lego-beamconv", "test_set": "t", "bleu": 47.5, "ctc_readout_bleu": [44.0],
-                "training_finished": False},
+                "training_finished": False, "train_steps": 2070},
                {"system": "zero-shot-wemb", "test_set": "t", "bleu": 45.0, "ctc_readout_bleu": [46.0]},
                {"system": "zero-shot-beamconv", "test_set": "t", "bleu": 46.0, "ctc_readout_bleu": [44.0]},
                {"system": "fine-tuned-wemb", "test_set": "t", "bleu": 51.0}]
     assert ingestor_comparison(records, "t") == (
-        "WEmb against BeamConv on t (BLEU) — own decoder: WEmb 50.0, +4.0 over its readout; BeamConv 47.5 "
-        "(training in progress), +3.5 over its readout; WEmb wins by 2.5 · zero-shot: WEmb 45.0, -1.0 over its "
-        "readout; BeamConv 46.0, +2.0 over its readout; BeamConv wins by 1.0.")
+        "WEmb against BeamConv on t (BLEU; a zero-shot system reads the encoder of the own-decoder system) — "
+        "own decoder: WEmb 50.0, +4.0 over its readout; BeamConv 47.5 (training in progress) after 2,070 updates, "
+        "+3.5 over its readout; WEmb wins by 2.5 · zero-shot: WEmb 45.0, -1.0 over its readout; BeamConv 46.0, "
+        "+2.0 over its readout; BeamConv wins by 1.0.")
     assert ingestor_comparison(records, "other") == ""
 
 
