@@ -392,12 +392,16 @@ class Trainer:
         return TrainResult(str(self.out), st, params, tps, str(self.out / "checkpoint_best.safetensors"),
                            stopped_early, out_of_time)
 
+    def _budget_left_s(self) -> float | None:
+        """Seconds left of train.time_budget_minutes in this invocation; None without a budget."""
+        budget = self.cfg.train.time_budget_minutes * 60
+        return budget - (time.time() - self._started) if budget else None
+
     def _budget_spent(self, epoch_start: float) -> bool:
         """Would one more epoch, at the pace of the one just done (validation included), overrun
         train.time_budget_minutes? Rank 0's clock decides for every rank."""
-        budget = self.cfg.train.time_budget_minutes * 60
-        now = time.time()
-        return self.dist.broadcast_flag(budget > 0 and (now - self._started) + (now - epoch_start) > budget)
+        left = self._budget_left_s()
+        return self.dist.broadcast_flag(left is not None and left < time.time() - epoch_start)
 
     def _end_of_epoch(self, epoch_seconds: float) -> bool:
         """Validate, keep the best checkpoint, decide on early stopping (rank 0 decides for all)."""
@@ -421,10 +425,8 @@ class Trainer:
                        f"best_{self.metric}": best})
             if self.progress:
                 summary = " ".join(f"{k}={v}" for k, v in record.items())
-                budget = t.time_budget_minutes * 60
-                budget_left = budget - (time.time() - self._started) if budget else None
                 tqdm.write(f"epoch {st.epoch - 1}: {summary} best={best}"
-                           f"{_time_left(t, st, epoch_seconds_total, budget_left)}")
+                           f"{_time_left(t, st, epoch_seconds_total, self._budget_left_s())}")
         # every rank takes part in saving (it gathers their RNG states), so all must know the verdict
         if self.dist.broadcast_flag(improved):
             self._save("checkpoint_best.safetensors")
