@@ -144,10 +144,12 @@ def ingestor_comparison(records: list[dict], test_set: str) -> str:
 
 def _unfinished(records: list[dict]) -> str:
     """A sentence naming the systems scored before their training ended, and how far they got."""
-    runs = sorted({(r["system"], r.get("train_epochs_completed"), r.get("precision")) for r in records
+    runs = sorted({(r["system"], r.get("train_epochs_completed"), r.get("precision"),
+                    r.get("schedule", {}).get("time_budget_minutes") or 0) for r in records
                    if not r.get("training_finished", True)})
-    return "".join(f" {system} was scored after {epochs} epochs, before its config's end ({precision} training)."
-                   for system, epochs, precision in runs)
+    return "".join(f" {system} was scored after {epochs} epochs, before its config's end ({precision} training"
+                   + (f"; its last start ran under a {budget:g}-minute time budget" if budget else "") + ")."
+                   for system, epochs, precision, budget in runs)
 
 
 def target_table(records: list[dict], test_set: str, targets: list[tuple[str, str, float]], issue: str,

@@ -328,6 +328,24 @@ def test_results_table_says_which_ingestor_wins_where():
     assert ingestor_comparison(records, "other") == ""
 
 
+def test_results_table_says_how_far_an_unfinished_run_got_and_under_what_budget():
+    """A system scored before its config's end is named with its epochs, precision and any time budget."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "recipes"))
+    from results_table import _unfinished
+
+    records = [{"system": "baseline", "training_finished": True, "train_epochs_completed": 40},
+               {"system": "lego-wemb", "training_finished": False, "train_epochs_completed": 33,
+                "precision": "bf16", "schedule": {"time_budget_minutes": 52.0}},
+               {"system": "lego-beamconv", "training_finished": False, "train_epochs_completed": 35,
+                "precision": "fp32"}]  # written before results recorded the budget
+    assert _unfinished(records) == (
+        " lego-beamconv was scored after 35 epochs, before its config's end (fp32 training)."
+        " lego-wemb was scored after 33 epochs, before its config's end (bf16 training; its last start ran "
+        "under a 52-minute time budget).")
+
+
 def test_asr_targets_are_wer_reductions_relative_to_the_baseline():
     """Issue #4's targets are met when the WER is at most the baseline's (zero-shot) or 12.5 % / 19.5 % below it."""
     import sys
