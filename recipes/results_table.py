@@ -34,7 +34,10 @@ def _load(folder: Path, headline_only: bool = False) -> list[dict]:
 
 
 def _status(r: dict) -> str:
-    return "" if r.get("training_finished", True) else " (training in progress)"
+    if r.get("training_finished", True):
+        return ""
+    budget = r.get("schedule", {}).get("time_budget_minutes")
+    return f" (stopped by a {budget:g}-min time budget)" if budget else " (training in progress)"
 
 
 def _fmt(value, digits: int = 1) -> str:
@@ -98,6 +101,23 @@ def transfer_table(records: list[dict]) -> list[str]:
                      f"{_fmt(r.get('ctc_readout_bleu'))} | {origin} | {_fmt(r.get('train_steps'))} | "
                      f"{_fmt(r['params'])} | {r['commit']} |")
     return lines
+
+
+def shipped_decoders() -> str:
+    """What the zero-shot rows compose with: the De→En decoder bricks in models/, each with the scores its
+    card carries from the run it was exported from (not necessarily the run in the Multi30k table)."""
+    parts = []
+    for card_path in sorted((ROOT / "models").glob("de-en-*/de-en.decoder.json")):
+        card = json.loads(card_path.read_text())
+        m = card.get("metrics", {})
+        score = f"{m['test_2016_flickr_bleu']:.2f} BLEU on test_2016_flickr" if "test_2016_flickr_bleu" in m else "no score"
+        steps = f", best checkpoint at update {m['train_steps']:,}" if "train_steps" in m else ""
+        parts.append(f"`{card_path.parent.relative_to(ROOT)}/` ({score}{steps})")
+    if not parts:
+        return "the De→En decoder of the Multi30k section"
+    noun = "brick" if len(parts) == 1 else "bricks"
+    return (f"the shipped De→En decoder {noun} — " + ", ".join(parts) + " — exported from an earlier run of "
+            "`recipes/multi30k/run.py` whose scores the card records")
 
 
 # each issue's BLEU targets as (system, what it must reach, least BLEU relative to the baseline)
@@ -299,10 +319,12 @@ def main() -> None:
                 "and in fp32 on one without (where emulated bf16 is 2–3× slower), so it also tells which kind of "
                 "machine a run trained on. "
                 "*train min* is the wall time of the training steps so far (validation excluded); the runs "
-                "shared the machine with development work and were paused for benchmarks, so it overstates "
-                "what a dedicated machine needs. *train tokens/s (median)* is the median of the per-50-update "
+                "shared the machine with light development work (the BeamConv run also with one test-suite run), "
+                "so it somewhat overstates what a dedicated machine needs. *train tokens/s (median)* is the median of the per-50-update "
                 "throughput the trainer logged; the clean speed figures are in the throughput section. A "
-                "system marked *training in progress* is scored at its best checkpoint so far.", ""]
+                "system marked *training in progress* or *stopped by a time budget* (`train.time_budget_minutes`: "
+                "the run ends, resumable, when one more epoch would overrun it) is scored at its best checkpoint "
+                "so far.", ""]
         out += translation_table(multi30k) + [""]
         out += target_table(multi30k, "test_2016_flickr", DE_EN_TARGETS, "#2", baseline_at_least=33.0) + [""]
         out += ["Why LegoNN falls short of the baseline here, as far as we can tell (hypotheses, not yet tested "
@@ -316,13 +338,9 @@ def main() -> None:
         out += ["", f"Signature: `{multi30k[0]['signature']}`. Hardware: {'; '.join(hardware) or '–'}.", ""]
         if (ROOT / "docs" / "figures" / "multi30k-curves.png").exists():
             out += ["![training curves](figures/multi30k-curves.png)", "",
-                    "Training loss and greedy validation BLEU (`legonn curves runs/multi30k/*`) of the bf16 runs: "
-                    "the baseline, LegoNN WEmb, and a first LegoNN BeamConv run that stopped after 14 epochs when "
-                    "its machine was replaced.", ""]
-        if (ROOT / "docs" / "figures" / "multi30k-beamconv-curves.png").exists():
-            out += ["![BeamConv training curves](figures/multi30k-beamconv-curves.png)", "",
-                    "The LegoNN BeamConv run in the table, trained from scratch in fp32 on a CPU without native "
-                    "bf16 (`legonn curves runs/multi30k/lego-beamconv`).", ""]
+                    "Training loss and greedy validation BLEU of the three runs in the table "
+                    "(`legonn curves runs/multi30k/baseline runs/multi30k/lego-wemb runs/multi30k/lego-beamconv "
+                    "-o docs/figures/multi30k-curves.png`).", ""]
     swaps = _load(ROOT / "results" / "multi30k-swap")
     if swaps:
         out += ["## Swapping modules between De→En models trained with different seeds", "",
@@ -338,7 +356,7 @@ def main() -> None:
             continue
         out += [f"## {title}: reusing the De→En decoder", "",
                 f"`python recipes/transfer/run.py {task[:2]}` (configs in `recipes/{task}/`, seed 1, beam 5). "
-                "*zero-shot-…*: this task's LegoNN encoder composed with the De→En decoder of the section above, "
+                f"*zero-shot-…*: this task's LegoNN encoder composed with {shipped_decoders()}, "
                 "never trained together (no updates); *fine-tuned-…*: that composition trained further on "
                 f"{task} data. Targets (issue #3): zero-shot ≥ baseline; fine-tuned ≥ baseline + 1.5 BLEU. "
                 "*updates* tells how far each system trained: one marked *training in progress* stopped before "
@@ -361,8 +379,8 @@ def main() -> None:
                 "`recipes/asr/`, seed 1, beam 5). Training speech is synthetic: Multi30k English captions spoken by "
                 "espeak-ng, flite, festival and piper voices (`legonn data synth`); *synthetic-test* is "
                 "test_2016_flickr spoken by voices no training or validation clip uses, *commonvoice* the 100 real "
-                "Common Voice clips. *zero-shot-…*: the LegoNN speech encoder composed with the De→En "
-                "*translation* decoder of the Multi30k section, never trained together and never trained on "
+                "Common Voice clips. *zero-shot-…*: the LegoNN speech encoder composed with "
+                f"{shipped_decoders()} — a *translation* decoder — never trained together and never trained on "
                 "speech; *fine-tuned-…*: that composition trained further on the speech data. WER after the "
                 "normalisation of `legonn.score.normalize_for_wer` (lower-cased, punctuation removed). Targets "
                 "(issue #4): zero-shot WER ≤ the baseline's; fine-tuned ≥ 12.5 % relative WER reduction; three "

@@ -333,7 +333,7 @@ def test_results_table_says_how_far_an_unfinished_run_got_and_under_what_budget(
     import sys
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "recipes"))
-    from results_table import _unfinished
+    from results_table import _status, _unfinished
 
     records = [{"system": "baseline", "training_finished": True, "train_epochs_completed": 40},
                {"system": "lego-wemb", "training_finished": False, "train_epochs_completed": 33,
@@ -344,6 +344,7 @@ def test_results_table_says_how_far_an_unfinished_run_got_and_under_what_budget(
         " lego-beamconv was scored after 35 epochs, before its config's end (fp32 training)."
         " lego-wemb was scored after 33 epochs, before its config's end (bf16 training; its last start ran "
         "under a 52-minute time budget).")
+    assert [_status(r) for r in records] == ["", " (stopped by a 52-min time budget)", " (training in progress)"]
 
 
 def test_asr_targets_are_wer_reductions_relative_to_the_baseline():
