@@ -176,7 +176,7 @@ def score_system(config: Path, test_sets: TestSets, results_dir: Path, system: s
         # as the run used them (command-line overrides included): a reduced schedule shows beside its score
         "schedule": {k: run_setting(Path(cfg.out_dir), k, getattr(cfg.train, k))
                      for k in ("max_tokens", "lr", "warmup_steps", "max_epochs", "max_steps", "patience",
-                           "time_budget_minutes")},
+                               "time_budget_minutes")},
     }
     if speech:  # a subset-sized corpus must say so beside its score
         fields["train_utterances"] = len(read_manifest(cfg.data.train_manifest, check_files=False))

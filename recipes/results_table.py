@@ -110,7 +110,8 @@ def shipped_decoders() -> str:
     for card_path in sorted((ROOT / "models").glob("de-en-*/de-en.decoder.json")):
         card = json.loads(card_path.read_text())
         m = card.get("metrics", {})
-        score = f"{m['test_2016_flickr_bleu']:.2f} BLEU on test_2016_flickr" if "test_2016_flickr_bleu" in m else "no score"
+        bleu = m.get("test_2016_flickr_bleu")
+        score = f"{bleu:.2f} BLEU on test_2016_flickr" if bleu is not None else "no score"
         steps = f", best checkpoint at update {m['train_steps']:,}" if "train_steps" in m else ""
         parts.append(f"`{card_path.parent.relative_to(ROOT)}/` ({score}{steps})")
     if not parts:
@@ -319,12 +320,12 @@ def main() -> None:
                 "and in fp32 on one without (where emulated bf16 is 2–3× slower), so it also tells which kind of "
                 "machine a run trained on. "
                 "*train min* is the wall time of the training steps so far (validation excluded); the runs "
-                "shared the machine with light development work (the BeamConv run also with one test-suite run), "
-                "so it somewhat overstates what a dedicated machine needs. *train tokens/s (median)* is the median of the per-50-update "
-                "throughput the trainer logged; the clean speed figures are in the throughput section. A "
-                "system marked *training in progress* or *stopped by a time budget* (`train.time_budget_minutes`: "
-                "the run ends, resumable, when one more epoch would overrun it) is scored at its best checkpoint "
-                "so far.", ""]
+                "shared the machine with light development work (one re-scoring ran beside the WEmb run), so it "
+                "somewhat overstates what a dedicated machine needs. *train tokens/s (median)* is the median of "
+                "the per-50-update throughput the trainer logged; the clean speed figures are in the throughput "
+                "section. A system marked *training in progress* or *stopped by a time budget* "
+                "(`train.time_budget_minutes`: the run ends, resumable, when one more epoch would overrun it) is "
+                "scored at its best checkpoint so far.", ""]
         out += translation_table(multi30k) + [""]
         out += target_table(multi30k, "test_2016_flickr", DE_EN_TARGETS, "#2", baseline_at_least=33.0) + [""]
         out += ["Why LegoNN falls short of the baseline here, as far as we can tell (hypotheses, not yet tested "
