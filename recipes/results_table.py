@@ -14,6 +14,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+from legonn.bricks import read_card  # noqa: E402
 from legonn.vocab import atomic_write_bytes  # noqa: E402
 
 SYSTEM_ORDER = ["baseline", "lego-wemb", "lego-beamconv", "zero-shot-wemb", "zero-shot-beamconv", "fine-tuned-wemb",
@@ -33,10 +34,15 @@ def _load(folder: Path, headline_only: bool = False) -> list[dict]:
     return [json.loads(p.read_text()) for p in paths]
 
 
+def _budget(r: dict) -> float:
+    """The time budget (minutes) of the run's last start; 0 when none, or for results written before it was recorded."""
+    return r.get("schedule", {}).get("time_budget_minutes") or 0
+
+
 def _status(r: dict) -> str:
     if r.get("training_finished", True):
         return ""
-    budget = r.get("schedule", {}).get("time_budget_minutes")
+    budget = _budget(r)
     return f" (stopped by a {budget:g}-min time budget)" if budget else " (training in progress)"
 
 
@@ -108,8 +114,7 @@ def shipped_decoders() -> str:
     card carries from the run it was exported from (not necessarily the run in the Multi30k table)."""
     parts = []
     for card_path in sorted((ROOT / "models").glob("de-en-*/de-en.decoder.json")):
-        card = json.loads(card_path.read_text())
-        m = card.get("metrics", {})
+        m = read_card(card_path).get("metrics", {})
         bleu = m.get("test_2016_flickr_bleu")
         score = f"{bleu:.2f} BLEU on test_2016_flickr" if bleu is not None else "no score"
         steps = f", best checkpoint at update {m['train_steps']:,}" if "train_steps" in m else ""
@@ -165,8 +170,7 @@ def ingestor_comparison(records: list[dict], test_set: str) -> str:
 
 def _unfinished(records: list[dict]) -> str:
     """A sentence naming the systems scored before their training ended, and how far they got."""
-    runs = sorted({(r["system"], r.get("train_epochs_completed"), r.get("precision"),
-                    r.get("schedule", {}).get("time_budget_minutes") or 0) for r in records
+    runs = sorted({(r["system"], r.get("train_epochs_completed"), r.get("precision"), _budget(r)) for r in records
                    if not r.get("training_finished", True)})
     return "".join(f" {system} was scored after {epochs} epochs, before its config's end ({precision} training"
                    + (f"; its last start ran under a {budget:g}-minute time budget" if budget else "") + ")."
@@ -312,6 +316,7 @@ def main() -> None:
            "on detokenized, cased output (signature below); the CTC-readout BLEU is what the LegoNN encoder "
            "alone translates: CTC greedy decoding of its interface marginals, no decoder.", ""]
     multi30k = _load(ROOT / "results" / "multi30k")
+    decoders = shipped_decoders()  # what every zero-shot section composes with
     if multi30k:
         out += ["## Multi30k German→English", "",
                 "`python recipes/multi30k/run.py` (configs in `recipes/multi30k/`; training on the 29k real "
@@ -357,7 +362,7 @@ def main() -> None:
             continue
         out += [f"## {title}: reusing the De→En decoder", "",
                 f"`python recipes/transfer/run.py {task[:2]}` (configs in `recipes/{task}/`, seed 1, beam 5). "
-                f"*zero-shot-…*: this task's LegoNN encoder composed with {shipped_decoders()}, "
+                f"*zero-shot-…*: this task's LegoNN encoder composed with {decoders}, "
                 "never trained together (no updates); *fine-tuned-…*: that composition trained further on "
                 f"{task} data. Targets (issue #3): zero-shot ≥ baseline; fine-tuned ≥ baseline + 1.5 BLEU. "
                 "*updates* tells how far each system trained: one marked *training in progress* stopped before "
@@ -381,7 +386,7 @@ def main() -> None:
                 "espeak-ng, flite, festival and piper voices (`legonn data synth`); *synthetic-test* is "
                 "test_2016_flickr spoken by voices no training or validation clip uses, *commonvoice* the 100 real "
                 "Common Voice clips. *zero-shot-…*: the LegoNN speech encoder composed with "
-                f"{shipped_decoders()} — a *translation* decoder — never trained together and never trained on "
+                f"{decoders} — a *translation* decoder — never trained together and never trained on "
                 "speech; *fine-tuned-…*: that composition trained further on the speech data. WER after the "
                 "normalisation of `legonn.score.normalize_for_wer` (lower-cased, punctuation removed). Targets "
                 "(issue #4): zero-shot WER ≤ the baseline's; fine-tuned ≥ 12.5 % relative WER reduction; three "
