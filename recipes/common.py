@@ -175,7 +175,7 @@ def score_system(config: Path, test_sets: TestSets, results_dir: Path, system: s
         "config": repo_path(config),
         # as the run used them (command-line overrides included): a reduced schedule shows beside its score
         "schedule": {k: run_setting(Path(cfg.out_dir), k, getattr(cfg.train, k))
-                     for k in ("max_tokens", "lr", "warmup_steps", "max_epochs", "max_steps", "patience",
+                     for k in ("max_tokens", "lr", "warmup_steps", "lr_schedule", "max_epochs", "max_steps", "patience",
                                "time_budget_minutes")},
     }
     if speech:  # a subset-sized corpus must say so beside its score

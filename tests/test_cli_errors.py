@@ -105,6 +105,11 @@ def test_unknown_precision_names_the_field_and_the_choices(tiny_config):
                    "'train.precision'", "auto, bf16, fp32")
 
 
+def test_unknown_lr_schedule_names_the_field_and_the_choices(tiny_config):
+    one_line_error(legonn("train", tiny_config, "--quiet", "--set", "train.lr_schedule=cosine"),
+                   "'train.lr_schedule'", "inverse_sqrt, linear")
+
+
 def test_set_value_that_is_not_yaml(tiny_config):
     one_line_error(legonn("train", tiny_config, "--quiet", "--set", "train.lr=["), "train.lr")
 

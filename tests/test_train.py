@@ -18,7 +18,7 @@ from safetensors.torch import load_file
 
 from legonn.checkpoint import TrainerState, load_checkpoint
 from legonn.config import TrainConfig
-from legonn.train import _time_left, evenly_spaced
+from legonn.train import _time_left, evenly_spaced, learning_rate
 
 # 3000 padded tokens a batch → 9 batches an epoch on the 600-pair corpus, so 14 steps cross an epoch end
 # (validation, best checkpoint, a fresh shuffle). Dropout is on; fp32 keeps the arithmetic deterministic.
@@ -89,6 +89,28 @@ def test_time_budget_stops_at_an_epoch_end_and_resumes_exactly(reference, tiny_c
     assert (out / "checkpoint_best.safetensors").exists()
     assert train(config).startswith(f"done: {STEPS} steps")
     assert_same_checkpoint(reference / "checkpoint_last.safetensors", out / "checkpoint_last.safetensors")
+
+
+def test_learning_rate_schedules():
+    """Both warm up linearly to the peak; 'linear' then falls in a straight line to 0 at the last update."""
+    assert learning_rate(50, 1e-3, 100) == learning_rate(50, 1e-3, 100, "linear", 300) == pytest.approx(5e-4)
+    assert learning_rate(100, 1e-3, 100, "linear", 300) == pytest.approx(1e-3)
+    assert learning_rate(200, 1e-3, 100, "linear", 300) == pytest.approx(5e-4)
+    assert learning_rate(300, 1e-3, 100, "linear", 300) == 0.0
+    assert learning_rate(400, 1e-3, 100) == pytest.approx(5e-4)  # inverse square root: √(100/400)
+
+
+def test_linear_schedule_reaches_zero_at_the_last_epochs_last_update(tiny_corpus, tiny_vocabs, tmp_path):
+    """Epochs hold slightly different batch counts, so the run's length is counted, not guessed: the
+    last logged update of a two-epoch run trains at learning rate 0."""
+    out = tmp_path / "run"
+    sets = {**TRAIN, "max_steps": 0, "max_epochs": 2, "log_every": 1, "lr_schedule": "linear"}
+    config = tiny_yaml(tiny_corpus, tiny_vocabs, out, tmp_path / "tiny.yaml", train=sets)
+    train(config)
+    logged = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    updates = [r for r in logged if "lr" in r]
+    assert updates[-1]["lr"] == 0.0 and updates[-2]["lr"] > 0.0
+    assert [r["lr"] for r in updates[5:]] == sorted((r["lr"] for r in updates[5:]), reverse=True)  # after warm-up
 
 
 def _copy_of_reference(reference: Path, tmp_path: Path) -> Path:

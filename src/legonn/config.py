@@ -47,7 +47,9 @@ class DataConfig:
 class TrainConfig:
     """Optimisation and bookkeeping.
 
-    max_tokens: padded source positions per batch (tokens, or feature frames for speech); lr peaks after warmup_steps then decays as 1/sqrt(step);
+    max_tokens: padded source positions per batch (tokens, or feature frames for speech); lr peaks after warmup_steps,
+    then lr_schedule: 'inverse_sqrt' decays it as 1/sqrt(step) and never ends; 'linear' brings it to zero at the
+    run's last update (max_epochs, or max_steps if sooner), so the run ends converged to its schedule;
     max_epochs / max_steps (0 = unlimited) bound the run; patience: epochs without a better
     validation BLEU before stopping (0 = never); time_budget_minutes: wall-clock minutes this
     invocation may train (0 = no limit), checked at each epoch end — the run stops there, resumable,
@@ -63,6 +65,7 @@ class TrainConfig:
     max_tokens: int = 4096
     lr: float = 1e-3
     warmup_steps: int = 1000
+    lr_schedule: str = "inverse_sqrt"
     weight_decay: float = 0.0001
     clip_norm: float = 1.0
     label_smoothing: float = 0.1
@@ -201,6 +204,8 @@ def _read_yaml(path: Path, depth: int = 0) -> dict:
     return values
 
 
+LR_SCHEDULES = ("inverse_sqrt", "linear")
+
 # Fields that only make sense above zero; 0 would crash deep inside the model or the loop.
 _POSITIVE = {
     "data": ("max_len",),
@@ -221,6 +226,9 @@ def check_values(cfg: ExperimentConfig) -> ExperimentConfig:
     if cfg.train.precision not in PRECISIONS:
         raise LegoError(f"config key 'train.precision': expected one of {', '.join(PRECISIONS)}, "
                         f"got {cfg.train.precision!r}")
+    if cfg.train.lr_schedule not in LR_SCHEDULES:
+        raise LegoError(f"config key 'train.lr_schedule': expected one of {', '.join(LR_SCHEDULES)}, "
+                        f"got {cfg.train.lr_schedule!r}")
     for name in cfg.train.freeze:
         if name not in ("encoder", "decoder") and not re.fullmatch(r"module\d+", name):
             raise LegoError(f"config key 'train.freeze': unknown module {name!r} (expected encoder, decoder or "

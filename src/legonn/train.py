@@ -7,6 +7,7 @@ It knows a model only through `forward(src, src_lengths, prev) -> (logits, inter
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import os
@@ -79,10 +80,14 @@ def summarize_data(cfg: ExperimentConfig, data: TaskData) -> dict:
     return summary
 
 
-def learning_rate(step: int, peak: float, warmup: int) -> float:
-    """Linear warm-up to `peak`, then inverse square-root decay."""
-    step = max(step, 1)
-    return peak * min(step / max(warmup, 1), math.sqrt(max(warmup, 1) / step))
+def learning_rate(step: int, peak: float, warmup: int, schedule: str = "inverse_sqrt", total: int = 0) -> float:
+    """Linear warm-up to `peak`, then 'inverse_sqrt' decay, or 'linear' decay that reaches 0 at step `total`."""
+    step, warmup = max(step, 1), max(warmup, 1)
+    if step < warmup:
+        return peak * step / warmup
+    if schedule == "linear":
+        return peak * max(0.0, (total - step) / max(total - warmup, 1))
+    return peak * math.sqrt(warmup / step)
 
 
 def evenly_spaced(total: int, cap: int) -> list[int]:
@@ -221,6 +226,15 @@ class Trainer:
             if self.dist.world > 1 else self.model
         )
 
+    @functools.cached_property
+    def total_steps(self) -> int:
+        """Updates the whole run makes: the batches of epochs 1..max_epochs (their counts differ a little,
+        as bucketing is reseeded each epoch), or max_steps if that ends it sooner. A 'linear' schedule ends here."""
+        t = self.cfg.train
+        total = sum(len(make_batches(self.pairs, t.max_tokens, t.seed, epoch)) // self.dist.world
+                    for epoch in range(1, t.max_epochs + 1))
+        return min(total, t.max_steps) if t.max_steps else total
+
     def request_stop(self) -> None:
         """Stop after the update in progress (safe from a signal handler): the run saves checkpoint_last
         and returns, so the same command resumes it. Under DDP rank 0's request stops every rank."""
@@ -290,8 +304,9 @@ class Trainer:
     def train_step(self, batch) -> dict:
         """One optimizer update on `batch`; returns its losses and gradient norm."""
         t = self.cfg.train
+        total = self.total_steps if t.lr_schedule == "linear" else 0  # counting a run's batches costs a moment
         for group in self.optimizer.param_groups:
-            group["lr"] = learning_rate(self.state.step + 1, t.lr, t.warmup_steps)
+            group["lr"] = learning_rate(self.state.step + 1, t.lr, t.warmup_steps, t.lr_schedule, total)
         src = batch.src
         if self.data.speech and t.spec_augment:
             src = spec_augment(src, batch.src_lengths, SpecAugmentConfig())
