@@ -168,6 +168,20 @@ def ingestor_comparison(records: list[dict], test_set: str) -> str:
             "system) — " + " · ".join(parts) + ".")
 
 
+def _schedule(records: list[dict]) -> str:
+    """A sentence on the learning-rate schedules the runs used, from their results JSON."""
+    keys = ("max_epochs", "warmup_steps", "lr", "patience")
+    schedules = sorted({(r["schedule"].get("lr_schedule", "inverse_sqrt"), *(r["schedule"][k] for k in keys))
+                        for r in records if all(k in r.get("schedule", {}) for k in keys)})
+    shape = {"linear": "then falls in a straight line to 0 at the last update, so a run that ends its schedule "
+                       "has converged to it",
+             "inverse_sqrt": "then decays as 1/√step without end (the run stops at its epoch limit or patience)"}
+    return "".join(f" Schedule (`train.lr_schedule: {name}`): {epochs} epochs; the learning rate warms up over "
+                   f"{warmup:,} updates to {lr:g}, {shape[name]}; "
+                   + ("no early stopping" if not patience else f"patience {patience} epochs") + "."
+                   for name, epochs, warmup, lr, patience in schedules)
+
+
 def _unfinished(records: list[dict]) -> str:
     """A sentence naming the systems scored before their training ended, and how far they got."""
     runs = sorted({(r["system"], r.get("train_epochs_completed"), r.get("precision"), _budget(r)) for r in records
@@ -324,13 +338,12 @@ def main() -> None:
                 "arithmetic of training: `train.precision: auto` trains in bf16 autocast on a CPU with native bf16 "
                 "and in fp32 on one without (where emulated bf16 is 2–3× slower), so it also tells which kind of "
                 "machine a run trained on. "
-                "*train min* is the wall time of the training steps so far (validation excluded); the runs "
-                "shared the machine with light development work (one re-scoring ran beside the WEmb run), so it "
-                "somewhat overstates what a dedicated machine needs. *train tokens/s (median)* is the median of "
+                "*train min* is the wall time of the training steps so far (validation excluded); anything else "
+                "running on the machine at the time adds to it. *train tokens/s (median)* is the median of "
                 "the per-50-update throughput the trainer logged; the clean speed figures are in the throughput "
                 "section. A system marked *training in progress* or *stopped by a time budget* "
                 "(`train.time_budget_minutes`: the run ends, resumable, when one more epoch would overrun it) is "
-                "scored at its best checkpoint so far.", ""]
+                f"scored at its best checkpoint so far.{_schedule(multi30k)}", ""]
         out += translation_table(multi30k) + [""]
         out += target_table(multi30k, "test_2016_flickr", DE_EN_TARGETS, "#2", baseline_at_least=33.0) + [""]
         out += ["Why LegoNN falls short of the baseline here, as far as we can tell (hypotheses, not yet tested "

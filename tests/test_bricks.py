@@ -347,6 +347,25 @@ def test_results_table_says_how_far_an_unfinished_run_got_and_under_what_budget(
     assert [_status(r) for r in records] == ["", " (stopped by a 52-min time budget)", " (training in progress)"]
 
 
+def test_results_table_describes_each_learning_rate_schedule_once():
+    """Runs sharing a schedule give one sentence; results written before lr_schedule was recorded used
+    inverse square-root decay, and results without a schedule are left out."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "recipes"))
+    from results_table import _schedule
+
+    linear = {"lr_schedule": "linear", "max_epochs": 28, "warmup_steps": 1000, "lr": 0.001, "patience": 0}
+    older = {"max_epochs": 40, "warmup_steps": 1000, "lr": 0.001, "patience": 8}
+    records = [{"schedule": linear}, {"schedule": dict(linear)}, {"schedule": older}, {}]
+    assert _schedule(records) == (
+        " Schedule (`train.lr_schedule: inverse_sqrt`): 40 epochs; the learning rate warms up over 1,000 updates "
+        "to 0.001, then decays as 1/√step without end (the run stops at its epoch limit or patience); patience "
+        "8 epochs. Schedule (`train.lr_schedule: linear`): 28 epochs; the learning rate warms up over 1,000 "
+        "updates to 0.001, then falls in a straight line to 0 at the last update, so a run that ends its "
+        "schedule has converged to it; no early stopping.")
+
+
 def test_asr_targets_are_wer_reductions_relative_to_the_baseline():
     """Issue #4's targets are met when the WER is at most the baseline's (zero-shot) or 12.5 % / 19.5 % below it."""
     import sys
