@@ -29,6 +29,7 @@ from legonn.data.speech import read_manifest
 from legonn.errors import LegoError
 from legonn.evaluation import evaluate_checkpoint, evaluate_speech
 from legonn.inference import load_model
+from legonn.plots import METRICS_SUFFIX
 from legonn.precision import cpu_flags
 from legonn.search import SearchOptions
 from legonn.train import Trainer, stop_on_signal
@@ -184,9 +185,13 @@ def score_system(config: Path, test_sets: TestSets, results_dir: Path, system: s
     if init_cards:  # a fine-tuned composition: name the bricks it started from, as score_composed does
         fields["bricks"] = [brick_origin(Path(c), read_card(c)) for c in init_cards]
     try:
-        return _record_runs(snapshot, test_sets, results_dir, system, opts, fields)
+        records = _record_runs(snapshot, test_sets, results_dir, system, opts, fields)
     finally:
         shutil.rmtree(snapshot.parent)
+    # the log goes into git beside the scores, so the curves can be redrawn after runs/ is gone
+    log = (Path(cfg.out_dir) / "metrics.jsonl").read_bytes()
+    atomic_write_bytes(results_dir / f"{system}{METRICS_SUFFIX}", log)
+    return records
 
 
 def repo_path(path: Path) -> str:

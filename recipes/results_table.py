@@ -12,6 +12,8 @@ import json
 import sys
 from pathlib import Path
 
+import yaml
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 from legonn.bricks import read_card  # noqa: E402
@@ -225,6 +227,37 @@ def _target_rows(scores: dict[str, dict], targets: list[tuple[str, str, float]],
     return rows
 
 
+def config_changes(config: str) -> tuple[str, list[str]]:
+    """What an ablation's config (a path in the repository) starts from and the settings it changes,
+    read from the file itself: ('lego-wemb', ['`model.encoder_layers: 4`'])."""
+    values = yaml.safe_load((ROOT / config).read_text())
+    start = Path(values.get("include", "?")).stem
+    changes = [f"`{section}.{key}: {value}`" for section, group in values.items() if isinstance(group, dict)
+               for key, value in group.items()]
+    return start, changes
+
+
+def ablation_table(ablations: list[dict], records: list[dict], test_set: str = "test_2016_flickr") -> list[str]:
+    """Each ablation beside the system its config starts from and the baseline, on test_set."""
+    scores = {r["system"]: r for r in records if r["test_set"] == test_set}
+    lines = ["| ablation | starts from | changes | BLEU | Δ vs its start | Δ vs baseline | CTC-readout BLEU "
+             "(Δ vs its start) | params | train min | steps | hardware | commit |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in sorted((a for a in ablations if a["test_set"] == test_set), key=lambda a: a["system"]):
+        start, changes = config_changes(r["config"])
+        ref, base = scores.get(start), scores.get("baseline")
+        def delta(other, key="bleu"):
+            if other is None or not r.get(key) or not other.get(key):
+                return "–"
+            ours, theirs = (v[0] if isinstance(v, list) else v for v in (r[key], other[key]))
+            return f"{ours - theirs:+.2f}"
+        lines.append(f"| {r['system']}{_status(r)} | {start} | {', '.join(changes)} | **{_fmt(r['bleu'], 2)}** | "
+                     f"{delta(ref)} | {delta(base)} | {_fmt(r.get('ctc_readout_bleu'), 2)} "
+                     f"({delta(ref, 'ctc_readout_bleu')}) | {_fmt(r['params'])} | {_fmt(r['train_minutes'])} | "
+                     f"{_fmt(r.get('train_steps'))} | {r.get('hardware', '–')} | {r['commit']} |")
+    return lines
+
+
 def swap_table(records: list[dict]) -> list[str]:
     lines = ["| models swapped | enc₁+dec₁ | enc₂+dec₂ | enc₁+dec₂ | enc₂+dec₁ | BLEU lost | commit |",
              "|---|---|---|---|---|---|---|"]
@@ -346,8 +379,10 @@ def main() -> None:
                 f"scored at its best checkpoint so far.{_schedule(multi30k)}", ""]
         out += translation_table(multi30k) + [""]
         out += target_table(multi30k, "test_2016_flickr", DE_EN_TARGETS, "#2", baseline_at_least=33.0) + [""]
-        out += ["Why LegoNN falls short of the baseline here, as far as we can tell (hypotheses, not yet tested "
-                "by an ablation): the decoder reads only marginals over the 4k-piece English vocabulary, so "
+        ablations = _load(ROOT / "results" / "multi30k-ablation")
+        tested = "; the ablations below test the second" if ablations else ", not yet tested by an ablation"
+        out += [f"Why LegoNN falls short of the baseline here, as far as we can tell (hypotheses{tested}): the "
+                "decoder reads only marginals over the 4k-piece English vocabulary, so "
                 "whatever the encoder does not put into that distribution is lost to it (the decoder ends "
                 f"{_decoder_gain(multi30k)} over the encoder's own CTC readout); at matched size the LegoNN "
                 "encoder has 3 layers before its interface where the baseline's encoder has 6; and the CTC loss (λ = 1) competes "
@@ -357,9 +392,23 @@ def main() -> None:
         out += ["", f"Signature: `{multi30k[0]['signature']}`. Hardware: {'; '.join(hardware) or '–'}.", ""]
         if (ROOT / "docs" / "figures" / "multi30k-curves.png").exists():
             out += ["![training curves](figures/multi30k-curves.png)", "",
-                    "Training loss and greedy validation BLEU of the three runs in the table "
-                    "(`legonn curves runs/multi30k/baseline runs/multi30k/lego-wemb runs/multi30k/lego-beamconv "
+                    "Training loss and greedy validation BLEU of the three runs in the table, from the metrics "
+                    "logs the recipe keeps beside their results (`legonn curves results/multi30k/baseline.metrics.jsonl "
+                    "results/multi30k/lego-wemb.metrics.jsonl results/multi30k/lego-beamconv.metrics.jsonl "
                     "-o docs/figures/multi30k-curves.png`).", ""]
+        if ablations:
+            out += ["### Ablations", "",
+                    "`python recipes/multi30k/run.py --systems NAME` (configs `recipes/multi30k/NAME.yaml`, each "
+                    "the config it starts from with the settings shown changed; seed 1, beam 5, test_2016_flickr). "
+                    "*train min* depends on the CPU (see *hardware*).", ""]
+            out += ablation_table(ablations, multi30k) + [""]
+            figure = ROOT / "docs" / "figures" / "multi30k-ablation-curves.png"
+            if figure.exists():
+                logs = " ".join(f"results/multi30k-ablation/{r['system']}.metrics.jsonl"
+                                for r in ablations if r["test_set"] == "test_2016_flickr")
+                out += ["![ablation training curves](figures/multi30k-ablation-curves.png)", "",
+                        f"Training loss and greedy validation BLEU of the ablations (`legonn curves {logs} "
+                        "-o docs/figures/multi30k-ablation-curves.png`).", ""]
     swaps = _load(ROOT / "results" / "multi30k-swap")
     if swaps:
         out += ["## Swapping modules between De→En models trained with different seeds", "",
@@ -425,12 +474,14 @@ def main() -> None:
     if benches:
         out += ["## Training throughput", "",
                 "Targets (issue #2): the baseline ≥ 3,500 target tokens/s in bf16 on 2 cores; LegoNN ≤ 1.5× the "
-                "baseline's cost per target token. Each table is one run of the benchmark on an otherwise idle "
-                "machine (the training run in the background was paused); its heading names the precision, the "
+                "baseline's cost per target token. Each table is one run of the benchmark with no training "
+                "running on the machine; its heading names the precision, the "
                 "allocator (`legonn` uses jemalloc when installed, src/legonn/allocator.py) and the CPU. The "
                 "fp32 tables come from CPUs without native bf16 (2-core VMs, a Cascade Lake and an AVX2-only AMD "
-                "EPYC, whose hosts were also busy, so their figures vary from run to run), where "
-                "`precision: auto` trains in fp32 because emulated bf16 is slower still.", ""]
+                "EPYC), where `precision: auto` trains in fp32 because emulated bf16 is slower still. These are "
+                "2-core VMs on shared hosts: two machines reporting the same CPU can differ by nearly 2× (the two "
+                "bf16 AMD EPYC tables), so compare the cost ratios, which hold across machines, more than the "
+                "absolute figures.", ""]
         for path in benches:
             out += throughput_section(json.loads(path.read_text())) + [""]
     fbanks = sorted((ROOT / "results" / "bench").glob("fbank_throughput*.json"))

@@ -366,6 +366,27 @@ def test_results_table_describes_each_learning_rate_schedule_once():
         "schedule has converged to it; no early stopping.")
 
 
+def test_ablation_rows_name_the_changed_settings_and_measure_against_their_start():
+    """An ablation row reads what it changes from its own config file and gives its BLEU and CTC readout
+    relative to the system that config includes, and its BLEU relative to the baseline."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "recipes"))
+    from results_table import ablation_table, config_changes
+
+    config = "recipes/multi30k/lego-wemb-deep.yaml"
+    assert config_changes(config) == ("lego-wemb", ["`model.encoder_layers: 4`"])
+    common = {"test_set": "test_2016_flickr", "params": 1, "train_minutes": 1.0, "commit": "c"}
+    records = [{**common, "system": "baseline", "bleu": 40.0},
+               {**common, "system": "lego-wemb", "bleu": 38.0, "ctc_readout_bleu": [34.0]}]
+    ablation = {**common, "system": "lego-wemb-deep", "bleu": 39.5, "ctc_readout_bleu": [35.25], "config": config}
+    row = ablation_table([ablation, {**ablation, "test_set": "val"}], records)[2:]
+    assert len(row) == 1
+    cells = [c.strip() for c in row[0].split("|")[1:-1]]
+    assert cells[:7] == ["lego-wemb-deep", "lego-wemb", "`model.encoder_layers: 4`", "**39.50**", "+1.50", "-0.50",
+                         "35.25 (+1.25)"]
+
+
 def test_asr_targets_are_wer_reductions_relative_to_the_baseline():
     """Issue #4's targets are met when the WER is at most the baseline's (zero-shot) or 12.5 % / 19.5 % below it."""
     import sys

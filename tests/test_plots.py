@@ -7,7 +7,7 @@ import torch
 
 from legonn.errors import LegoError
 from legonn.interface import Marginals
-from legonn.plots import marginals_heatmap, training_curves
+from legonn.plots import _metrics_and_label, marginals_heatmap, training_curves
 from legonn.vocab import Vocabulary
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -21,6 +21,17 @@ def test_training_curves_writes_png(tmp_path):
     (run / "metrics.jsonl").write_text("\n".join(json.dumps(r) for r in records) + "\n")
     out = tmp_path / "curves.png"
     training_curves([run], out)
+    assert out.read_bytes().startswith(PNG_MAGIC)
+
+
+def test_training_curves_read_a_metrics_log_kept_beside_the_results(tmp_path):
+    log = tmp_path / "lego-wemb.metrics.jsonl"
+    log.write_text(json.dumps({"step": 1, "loss": 2.0, "nll": 1.5}) + "\n"
+                   + json.dumps({"step": 1, "epoch": 1, "valid_bleu": 3.0}) + "\n")
+    assert _metrics_and_label(log) == (log, "lego-wemb")
+    assert _metrics_and_label(tmp_path) == (tmp_path / "metrics.jsonl", tmp_path.name)
+    out = tmp_path / "curves.png"
+    training_curves([log], out)
     assert out.read_bytes().startswith(PNG_MAGIC)
 
 

@@ -234,14 +234,15 @@ def transcribe(audio, checkpoint, manifest, opts, show_ctc, json_out):
 
 
 @main.command()
-@click.argument("run_dirs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("runs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="PNG to write.")
 @friendly_errors
-def curves(run_dirs, output):
-    """Plot training loss and validation BLEU of one or more RUN_DIRS (their metrics.jsonl)."""
+def curves(runs, output):
+    """Plot training loss and validation BLEU of one or more RUNS: run folders (their metrics.jsonl) or
+    metrics logs, such as the copies the recipes keep beside their results (results/*/SYSTEM.metrics.jsonl)."""
     from legonn.plots import training_curves
 
-    training_curves(list(run_dirs), output)
+    training_curves(list(runs), output)
     click.echo(f"wrote {output}")
 
 

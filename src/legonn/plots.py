@@ -35,14 +35,27 @@ def _save(fig, out: Path) -> None:
     atomic_write_bytes(Path(out), buf.getvalue())
 
 
-def training_curves(run_dirs: list[Path], out: Path) -> None:
-    """Training loss (CE and CTC) against steps and validation BLEU against epochs, one line per run."""
+METRICS_SUFFIX = ".metrics.jsonl"  # how the recipes name a run's log copied beside its results JSON
+
+
+def _metrics_and_label(run: Path) -> tuple[Path, str]:
+    """A run folder (its metrics.jsonl, labelled by the folder) or a log file itself (labelled by its name,
+    e.g. results/multi30k/lego-wemb.metrics.jsonl → lego-wemb)."""
+    run = Path(run)
+    if run.is_dir():
+        return run / "metrics.jsonl", run.name
+    return run, run.name.removesuffix(METRICS_SUFFIX).removesuffix(".jsonl")
+
+
+def training_curves(runs: list[Path], out: Path) -> None:
+    """Training loss (CE and CTC) against steps and validation BLEU against epochs, one line per run;
+    each run is a run folder or a metrics log (see _metrics_and_label)."""
     fig, (ax_loss, ax_bleu) = plt.subplots(1, 2, figsize=(11, 4))
-    for run in run_dirs:
-        records = _read_metrics(Path(run) / "metrics.jsonl")
+    for run in runs:
+        path, label = _metrics_and_label(run)
+        records = _read_metrics(path)
         steps = [r for r in records if "loss" in r]
         epochs = [r for r in records if "valid_bleu" in r]
-        label = Path(run).name
         line, = ax_loss.plot([r["step"] for r in steps], [r["nll"] for r in steps], label=f"{label} NLL")
         if steps and steps[0].get("ctc"):
             ax_loss.plot([r["step"] for r in steps], [r["ctc"][0] for r in steps], "--", color=line.get_color(),
