@@ -189,8 +189,9 @@ def score_system(config: Path, test_sets: TestSets, results_dir: Path, system: s
     finally:
         shutil.rmtree(snapshot.parent)
     # the log goes into git beside the scores, so the curves can be redrawn after runs/ is gone
-    log = (Path(cfg.out_dir) / "metrics.jsonl").read_bytes()
-    atomic_write_bytes(results_dir / f"{system}{METRICS_SUFFIX}", log)
+    log = Path(cfg.out_dir) / "metrics.jsonl"
+    if log.is_file():
+        atomic_write_bytes(results_dir / f"{system}{METRICS_SUFFIX}", log.read_bytes())
     return records
 
 
