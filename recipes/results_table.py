@@ -258,6 +258,30 @@ def ablation_table(ablations: list[dict], records: list[dict], test_set: str = "
     return lines
 
 
+def ablation_reading(ablations: list[dict], records: list[dict], headline: str = "test_2016_flickr") -> list[str]:
+    """One sentence per ablation: how much of its start's gap to the baseline it closes on the headline set,
+    what that costs in parameters, and its gain on every other set both were scored on."""
+    scores = {(r["system"], r["test_set"]): r for r in records}
+    sentences = []
+    for r in sorted((a for a in ablations if a["test_set"] == headline), key=lambda a: a["system"]):
+        start, _ = config_changes(r["config"])
+        ref, base = scores.get((start, headline)), scores.get(("baseline", headline))
+        if ref is None or base is None:
+            continue
+        gap, gain = base["bleu"] - ref["bleu"], r["bleu"] - ref["bleu"]
+        closed = f", {100 * gain / gap:.0f} % of the {gap:.2f}-BLEU gap from {start} to the baseline" if gap > 0 else ""
+        others = [f"{a['test_set']} {a['bleu'] - scores[(start, a['test_set'])]['bleu']:+.2f}"
+                  for a in sorted(ablations, key=lambda a: a["test_set"])
+                  if a["system"] == r["system"] and a["test_set"] != headline and (start, a["test_set"]) in scores]
+        extra = r["params"] - ref["params"]
+        sentences.append(
+            f"{r['system']} gains {gain:+.2f} BLEU over {start} on {headline}{closed}, with {extra:,} more "
+            f"parameters ({100 * extra / ref['params']:+.0f} %; {r['params'] - base['params']:+,} against the "
+            f"baseline, so no longer a matched-size comparison)"
+            + (f"; on the other sets: {', '.join(others)}" if others else "") + ". One seed per system.")
+    return sentences
+
+
 def swap_table(records: list[dict]) -> list[str]:
     lines = ["| models swapped | enc₁+dec₁ | enc₂+dec₂ | enc₁+dec₂ | enc₂+dec₁ | BLEU lost | commit |",
              "|---|---|---|---|---|---|---|"]
@@ -402,6 +426,7 @@ def main() -> None:
                     "the config it starts from with the settings shown changed; seed 1, beam 5, test_2016_flickr). "
                     "*train min* depends on the CPU (see *hardware*).", ""]
             out += ablation_table(ablations, multi30k) + [""]
+            out += [" ".join(ablation_reading(ablations, multi30k)), ""]
             figure = ROOT / "docs" / "figures" / "multi30k-ablation-curves.png"
             if figure.exists():
                 logs = " ".join(f"results/multi30k-ablation/{r['system']}.metrics.jsonl"

@@ -372,7 +372,7 @@ def test_ablation_rows_name_the_changed_settings_and_measure_against_their_start
     import sys
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "recipes"))
-    from results_table import ablation_table, config_changes
+    from results_table import ablation_reading, ablation_table, config_changes
 
     config = "recipes/multi30k/lego-wemb-deep.yaml"
     assert config_changes(config) == ("lego-wemb", ["`model.encoder_layers: 4`"])
@@ -385,6 +385,12 @@ def test_ablation_rows_name_the_changed_settings_and_measure_against_their_start
     cells = [c.strip() for c in row[0].split("|")[1:-1]]
     assert cells[:7] == ["lego-wemb-deep", "lego-wemb", "`model.encoder_layers: 4`", "**39.50**", "+1.50", "-0.50",
                          "35.25 (+1.25)"]
+    records.append({**common, "system": "lego-wemb", "test_set": "val", "bleu": 37.0})
+    ablation["params"] = 3
+    reading = ablation_reading([ablation, {**ablation, "test_set": "val", "bleu": 37.5}], records)
+    assert reading == ["lego-wemb-deep gains +1.50 BLEU over lego-wemb on test_2016_flickr, 75 % of the 2.00-BLEU gap "
+                       "from lego-wemb to the baseline, with 2 more parameters (+200 %; +2 against the baseline, so "
+                       "no longer a matched-size comparison); on the other sets: val +0.50. One seed per system."]
 
 
 def test_asr_targets_are_wer_reductions_relative_to_the_baseline():
