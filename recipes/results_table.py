@@ -283,12 +283,14 @@ def ablation_reading(ablations: list[dict], records: list[dict], headline: str =
 
 
 def swap_table(records: list[dict]) -> list[str]:
-    lines = ["| models swapped | enc₁+dec₁ | enc₂+dec₂ | enc₁+dec₂ | enc₂+dec₁ | BLEU lost | commit |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| models swapped | schedule | enc₁+dec₁ | enc₂+dec₂ | enc₁+dec₂ | enc₂+dec₁ | BLEU lost | commit |",
+             "|---|---|---|---|---|---|---|---|"]
     for r in records:
         s = {k: _fmt(v["bleu"]) for k, v in r["scores"].items()}
-        lines.append(f"| {r['pair']} (seeds {r['seeds'][0]}, {r['seeds'][1]}) | {s['enc1+dec1']} | {s['enc2+dec2']} | "
-                     f"{s['enc1+dec2']} | {s['enc2+dec1']} | **{_fmt(r['bleu_lost'], 2)}** | {r['commit']} |")
+        schedule = f"{r['epochs']} epochs, warm-up {r['warmup_steps']:,}" if "epochs" in r else "as configured"
+        lines.append(f"| {r['pair']} (seeds {r['seeds'][0]}, {r['seeds'][1]}) | {schedule} | {s['enc1+dec1']} | "
+                     f"{s['enc2+dec2']} | {s['enc1+dec2']} | {s['enc2+dec1']} | **{_fmt(r['bleu_lost'], 2)}** | "
+                     f"{r['commit']} |")
     return lines
 
 

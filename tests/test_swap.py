@@ -44,3 +44,24 @@ def test_swapped_checkpoint_mixes_encoder_of_one_with_decoder_of_the_other(tiny_
     loaded = load_model(tmp_path / "mixed.safetensors")
     out = translate(loaded.model, loaded.src_vocab, loaded.tgt_vocab, ["ein Hund läuft ."], SearchOptions(beam_size=2))
     assert len(out) == 1 and isinstance(out[0].hypothesis, str)
+
+
+def test_a_shorter_schedule_trains_every_model_of_a_pair_alike_in_its_own_folder():
+    from swap import PAIRS, schedule_overrides
+
+    one, two = (load_config(c, schedule_overrides(c, 10, 400)) for c in PAIRS["lego-wemb"])
+    assert (one.train.max_epochs, one.train.warmup_steps) == (two.train.max_epochs, two.train.warmup_steps) == (10, 400)
+    assert (one.train.seed, two.train.seed) == (1, 2)
+    assert one.out_dir == "runs/multi30k-swap/e10/lego-wemb" and two.out_dir == "runs/multi30k-swap/e10/lego-wemb-seed2"
+    assert schedule_overrides(PAIRS["lego-wemb"][0], None, None) == []
+
+
+def test_swap_rows_say_which_schedule_the_models_trained_on():
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "recipes"))
+    from results_table import swap_table
+
+    scores = {k: {"bleu": b} for k, b in zip(("enc1+dec1", "enc2+dec2", "enc1+dec2", "enc2+dec1"), (36.0, 35.2, 35.5, 34.5))}
+    record = {"pair": "lego-wemb", "seeds": [1, 2], "scores": scores, "bleu_lost": 0.5, "commit": "c"}
+    short, configured = swap_table([{**record, "epochs": 10, "warmup_steps": 400}, record])[2:]
+    assert "| lego-wemb (seeds 1, 2) | 10 epochs, warm-up 400 | 36.0 | 35.2 | 35.5 | 34.5 | **0.50** |" in short
+    assert "| as configured |" in configured
