@@ -237,14 +237,20 @@ def config_changes(config: str) -> tuple[str, list[str]]:
     return start, changes
 
 
+def _ablations_on(ablations: list[dict], test_set: str) -> list[tuple[dict, str, list[str]]]:
+    """(record, the system its config starts from, the settings it changes) for each ablation scored on
+    test_set, by name; the table and the reading share it, so they list the same ablations in one order."""
+    return [(r, *config_changes(r["config"]))
+            for r in sorted((a for a in ablations if a["test_set"] == test_set), key=lambda a: a["system"])]
+
+
 def ablation_table(ablations: list[dict], records: list[dict], test_set: str = "test_2016_flickr") -> list[str]:
     """Each ablation beside the system its config starts from and the baseline, on test_set."""
     scores = {r["system"]: r for r in records if r["test_set"] == test_set}
     lines = ["| ablation | starts from | changes | BLEU | Δ vs its start | Δ vs baseline | CTC-readout BLEU "
              "(Δ vs its start) | params | train min | steps | hardware | commit |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for r in sorted((a for a in ablations if a["test_set"] == test_set), key=lambda a: a["system"]):
-        start, changes = config_changes(r["config"])
+    for r, start, changes in _ablations_on(ablations, test_set):
         ref, base = scores.get(start), scores.get("baseline")
         def delta(other, key="bleu"):
             if other is None or not r.get(key) or not other.get(key):
@@ -263,8 +269,7 @@ def ablation_reading(ablations: list[dict], records: list[dict], headline: str =
     what that costs in parameters, and its gain on every other set both were scored on."""
     scores = {(r["system"], r["test_set"]): r for r in records}
     sentences = []
-    for r in sorted((a for a in ablations if a["test_set"] == headline), key=lambda a: a["system"]):
-        start, _ = config_changes(r["config"])
+    for r, start, _ in _ablations_on(ablations, headline):
         ref, base = scores.get((start, headline)), scores.get(("baseline", headline))
         if ref is None or base is None:
             continue
