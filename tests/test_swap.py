@@ -65,3 +65,31 @@ def test_swap_rows_say_which_schedule_the_models_trained_on():
     short, configured = swap_table([{**record, "epochs": 10, "warmup_steps": 400}, record])[2:]
     assert "| lego-wemb (seeds 1, 2) | 10 epochs, warm-up 400 | 36.0 | 35.2 | 35.5 | 34.5 | **0.50** |" in short
     assert "| as configured |" in configured
+
+
+def _swap_record(pair: str, trained: float, swapped: float) -> dict:
+    return {"pair": pair, "mean_trained_bleu": trained, "mean_swapped_bleu": swapped,
+            "bleu_lost": round(trained - swapped, 2)}
+
+
+def test_swap_targets_judge_each_lego_pair_and_list_the_unmeasured():
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "recipes"))
+    from results_table import swap_target_table
+
+    rows = swap_target_table([_swap_record("lego-wemb", 30.0, 29.4), _swap_record("baseline", 31.0, 0.5)])[2:]
+    assert rows == ["| lego-wemb swapped loses ≤ 1.0 BLEU | 0.60 lost | met |",
+                    "| lego-beamconv swapped loses ≤ 1.0 BLEU | not measured | – |"]
+    missed = swap_target_table([_swap_record("lego-beamconv", 30.0, 28.5)])[3]
+    assert missed == "| lego-beamconv swapped loses ≤ 1.0 BLEU | 1.50 lost | missed by 0.50 |"
+
+
+def test_swap_reading_names_the_ingestor_that_loses_less_and_the_contrasts():
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "recipes"))
+    from results_table import swap_reading
+
+    text = swap_reading([_swap_record("lego-wemb", 30.0, 29.4), _swap_record("lego-beamconv", 29.0, 28.8),
+                         _swap_record("lego-wemb-noctc", 30.5, 3.0)])
+    assert "lego-wemb 0.60 BLEU and lego-beamconv 0.20 BLEU (lego-beamconv loses less)" in text
+    assert "trained without the CTC loss lose 27.50 (as trained 30.5, swapped 3.0)" in text
+    assert "monolithic" not in text  # the baseline pair is not in yet
+    assert swap_reading([]) == ""
