@@ -328,6 +328,23 @@ def test_results_table_says_which_ingestor_wins_where():
     assert ingestor_comparison(records, "other") == ""
 
 
+def test_results_table_splits_the_zero_shot_gap_into_modularity_and_the_reused_decoder():
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "recipes"))
+    from results_table import gap_decomposition
+
+    records = [{"system": "baseline", "test_set": "t", "bleu": 52.0},
+               {"system": "lego-wemb", "test_set": "t", "bleu": 50.0},
+               {"system": "zero-shot-wemb", "test_set": "t", "bleu": 45.5},
+               {"system": "zero-shot-beamconv", "test_set": "t", "bleu": 46.0}]  # no lego-beamconv: not split
+    text = gap_decomposition(records, "t")
+    assert ("zero-shot-wemb -6.5 = -2.0 for modularity (lego-wemb against the baseline) -4.5 for the reused "
+            "decoder (zero-shot-wemb against lego-wemb).") in text
+    assert "beamconv" not in text
+    assert gap_decomposition(records[1:], "t") == "" and gap_decomposition(records, "other") == ""
+
+
 def test_results_table_says_how_far_an_unfinished_run_got_and_under_what_budget():
     """A system scored before its config's end is named with its epochs, precision and any time budget."""
     import sys
