@@ -320,14 +320,14 @@ def ablation_reading(ablations: list[dict], records: list[dict], headline: str =
 
 
 def swap_table(records: list[dict]) -> list[str]:
-    lines = ["| models swapped | schedule | enc₁+dec₁ | enc₂+dec₂ | enc₁+dec₂ | enc₂+dec₁ | BLEU lost | commit |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["| models swapped | schedule | enc₁+dec₁ | enc₂+dec₂ | enc₁+dec₂ | enc₂+dec₁ | BLEU lost | train min | "
+             "commit |", "|---|---|---|---|---|---|---|---|---|"]
     for r in records:
         s = {k: _fmt(v["bleu"]) for k, v in r["scores"].items()}
         schedule = f"{r['epochs']} epochs, warm-up {r['warmup_steps']:,}" if "epochs" in r else "as configured"
         lines.append(f"| {r['pair']} (seeds {r['seeds'][0]}, {r['seeds'][1]}) | {schedule} | {s['enc1+dec1']} | "
                      f"{s['enc2+dec2']} | {s['enc1+dec2']} | {s['enc2+dec1']} | **{_fmt(r['bleu_lost'], 2)}** | "
-                     f"{r['commit']} |")
+                     f"{' + '.join(_fmt(m) for m in r.get('train_minutes', [])) or '–'} | {r['commit']} |")
     return lines
 
 
@@ -514,7 +514,10 @@ def main() -> None:
                 "mean BLEU of the two models as trained − mean of the two swapped ones. Target (issue #3): ≤ 1.0 "
                 "for LegoNN; the monolithic baselines and the LegoNN models trained without the CTC loss show "
                 "what the interface is for.", ""]
-        out += swap_table(swaps) + [""] + swap_target_table(swaps) + ["", swap_reading(swaps), ""]
+        hardware = "; ".join(sorted({r["hardware"] for r in swaps if r.get("hardware")})) or "–"
+        out += swap_table(swaps) + [""] + swap_target_table(swaps) + ["", swap_reading(swaps) + " A shorter "
+                "schedule leaves every model below the full-schedule systems above; both models of a pair and "
+                f"their swaps share it, so the comparison is like with like. Hardware: {hardware}.", ""]
     for task, title in TRANSFER.items():
         records = _load(ROOT / "results" / task)
         if not records:

@@ -45,6 +45,10 @@ def test_swapped_checkpoint_mixes_encoder_of_one_with_decoder_of_the_other(tiny_
     out = translate(loaded.model, loaded.src_vocab, loaded.tgt_vocab, ["ein Hund läuft ."], SearchOptions(beam_size=2))
     assert len(out) == 1 and isinstance(out[0].hypothesis, str)
 
+    from swap import train_minutes
+    best = tmp_path / "run1" / "checkpoint_best.safetensors"
+    assert train_minutes(best) == round(ckpts[0].state.train_seconds / 60, 1)
+
 
 def test_a_shorter_schedule_trains_every_model_of_a_pair_alike_in_its_own_folder():
     from swap import PAIRS, schedule_overrides
@@ -63,8 +67,10 @@ def test_swap_rows_say_which_schedule_the_models_trained_on():
     scores = {k: {"bleu": b} for k, b in zip(("enc1+dec1", "enc2+dec2", "enc1+dec2", "enc2+dec1"), (36.0, 35.2, 35.5, 34.5))}
     record = {"pair": "lego-wemb", "seeds": [1, 2], "scores": scores, "bleu_lost": 0.5, "commit": "c"}
     short, configured = swap_table([{**record, "epochs": 10, "warmup_steps": 400}, record])[2:]
-    assert "| lego-wemb (seeds 1, 2) | 10 epochs, warm-up 400 | 36.0 | 35.2 | 35.5 | 34.5 | **0.50** |" in short
+    assert "| lego-wemb (seeds 1, 2) | 10 epochs, warm-up 400 | 36.0 | 35.2 | 35.5 | 34.5 | **0.50** | – |" in short
     assert "| as configured |" in configured
+    timed = swap_table([{**record, "train_minutes": [27.5, 28.25]}])[2]
+    assert "| **0.50** | 27.5 + 28.2 | c |" in timed
 
 
 def _swap_record(pair: str, trained: float, swapped: float) -> dict:

@@ -68,6 +68,11 @@ def schedule_overrides(config: Path, epochs: int | None, warmup_steps: int | Non
     return overrides + ([f"train.warmup_steps={warmup_steps}"] if warmup_steps is not None else [])
 
 
+def train_minutes(best: Path) -> float:
+    """Wall time of a run's training steps (validation excluded), from the last checkpoint beside `best`."""
+    return round(load_checkpoint(best.with_name("checkpoint_last.safetensors")).state.train_seconds / 60, 1)
+
+
 def swap_pair(name: str, configs: tuple[Path, Path], opts: SearchOptions, overrides: list[list[str]]) -> dict:
     loaded_configs = [load_config(c, o) for c, o in zip(configs, overrides)]
     ckpts = [Path(c.out_dir) / "checkpoint_best.safetensors" for c in loaded_configs]
@@ -84,7 +89,7 @@ def swap_pair(name: str, configs: tuple[Path, Path], opts: SearchOptions, overri
     swapped = (scores["enc1+dec2"]["bleu"] + scores["enc2+dec1"]["bleu"]) / 2
     return {"pair": name, "test_set": "test_2016_flickr", "scores": scores, "mean_trained_bleu": round(trained, 2),
             "mean_swapped_bleu": round(swapped, 2), "bleu_lost": round(trained - swapped, 2),
-            "checkpoints": [str(p) for p in ckpts], "seeds": [1, 2],
+            "checkpoints": [str(p) for p in ckpts], "seeds": [1, 2], "train_minutes": [train_minutes(p) for p in ckpts],
             "epochs": loaded_configs[0].train.max_epochs, "warmup_steps": loaded_configs[0].train.warmup_steps,
             "signature": report["signature"], "beam": opts.beam_size, "hardware": hardware(), "commit": git_commit()}
 
