@@ -364,6 +364,29 @@ def swap_reading(records: list[dict]) -> str:
     return ("On test_2016_flickr " + "; ".join(parts) + ". One pair of seeds per system.") if parts else ""
 
 
+def reused_decoder_cost(task: str) -> str:
+    """zero-shot-wemb − lego-wemb on the task's headline test set, formatted; '–' where either is missing."""
+    records = _load(ROOT / "results" / task, headline_only=True)
+    scores = {r["system"]: r["bleu"] for r in records}
+    if "zero-shot-wemb" not in scores or "lego-wemb" not in scores:
+        return "–"
+    return f"{scores['zero-shot-wemb'] - scores['lego-wemb']:+.1f} ({records[0]['test_set']})"
+
+
+def interface_stats_table(record: dict) -> list[str]:
+    """One row per encoder of results/interface-stats.json, with its task's reused-decoder cost."""
+    lines = ["| encoder (data) | sentences | K/\\|y\\| (p5–p95) | blank % | repeat % | entropy (nats) | top-1 p | "
+             "zero-shot − own decoder (BLEU) |", "|---|---|---|---|---|---|---|---|"]
+    for r in record["rows"]:
+        task = r["encoder"].split()[0]
+        cost = reused_decoder_cost(task) if task != "de-en" else "–"
+        lines.append(f"| {r['encoder']} (`{r['src']}`) | {r['sentences']:,} | {r['positions_per_target_token']:.2f} "
+                     f"({r['positions_per_target_token_p5']:.2f}–{r['positions_per_target_token_p95']:.2f}) | "
+                     f"{100 * r['blank_share']:.1f} | {100 * r['repeat_share']:.1f} | {r['entropy_nats']:.2f} | "
+                     f"{r['top1_probability']:.2f} | {cost} |")
+    return lines
+
+
 # issue #4's WER targets as (system, what it must reach, most WER as a fraction of the baseline's)
 ASR_TARGETS = [("zero-shot-wemb", "WER ≤ the baseline's", 1.0), ("zero-shot-beamconv", "WER ≤ the baseline's", 1.0),
                ("fine-tuned-wemb", "≥ 12.5 % relative WER reduction", 0.875),
@@ -541,6 +564,18 @@ def main() -> None:
                     f"Fine-tuning the zero-shot composition on {task} (`legonn curves runs/{task}/fine-tuned-wemb`): "
                     "training loss and greedy validation BLEU per epoch; epoch 1 ends after the first pass over "
                     "the data, so the zero-shot starting point itself is not on the curve.", ""]
+    stats_path = ROOT / "results" / "interface-stats.json"
+    if stats_path.exists():
+        record = json.loads(stats_path.read_text())
+        out += ["## What the reused decoder reads: interface statistics", "",
+                "`python recipes/transfer/interface_stats.py` (or `legonn interface-stats` for one model): the "
+                "marginals each WEmb encoder hands over on its validation set — positions per target token K/|y|, "
+                "the shares of positions whose best class is blank or repeats the one before, the mean entropy and "
+                "top-1 probability. The De→En decoder was trained on marginals of the De→En kind; the shipped "
+                "decoder's own encoder is not kept, so the De→En rows are the swap recipe's two 10-epoch seeds, "
+                "less trained than the shipped encoders (their distributions are flatter for that reason too). "
+                f"Hardware: {record['hardware']}; commit {record['commit']}.", ""]
+        out += interface_stats_table(record) + [""]
     asr, headline = asr_results()
     if asr:
         subset = sorted({r.get("train_utterances") for r in asr if r.get("train_utterances")})

@@ -50,6 +50,7 @@ def test_top_level_help_lists_commands():
     ("train", ["--set", "--no-resume", "--quiet", "CONFIG"]),
     ("translate", ["--model", "--input", "--beam", "--length-penalty", "--show-ctc"]),
     ("eval", ["--model", "--src", "--ref", "--beam", "--hyp-out", "--json-out"]),
+    ("interface-stats", ["--model", "--src", "--ref", "--limit", "--json-out"]),
 ])
 def test_subcommand_help(command, options):
     out = ok(legonn(command, "--help"))
@@ -127,3 +128,12 @@ def test_eval_prints_scores_and_writes_files(trained, tmp_path):
     assert len(hyps) == N_TEST
     translated = ok(legonn("translate", "-m", trained["ckpt"], "-i", trained["src"], "--beam", "2")).splitlines()
     assert hyps == translated  # eval scores exactly what translate prints
+
+
+def test_interface_stats_prints_and_writes_the_figures(trained, tmp_path):
+    out = tmp_path / "o" / "stats.json"
+    text = ok(legonn("interface-stats", "-m", trained["ckpt"], "--src", trained["src"], "--ref", trained["ref"],
+                     "--limit", "4", "--json-out", out))
+    assert text.startswith("interface 0: 4 sentences · K/|y| ")
+    (stats,) = json.loads(out.read_text())["interfaces"]
+    assert stats["sentences"] == 4 and 0.0 <= stats["blank_share"] <= 1.0 and stats["positions_per_target_token"] > 0

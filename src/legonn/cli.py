@@ -186,6 +186,43 @@ def evaluate(checkpoint, src, ref, hyp_out, json_out, opts):
     click.echo(json.dumps(report, indent=2))
 
 
+@main.command(name="interface-stats")
+@click.option("-m", "--model", "checkpoint", required=True, type=click.Path(path_type=Path),
+              help="LegoNN checkpoint file, or a folder made by `legonn compose`.")
+@click.option("--src", required=True, type=click.Path(path_type=Path), help="Source sentences.")
+@click.option("--ref", required=True, type=click.Path(path_type=Path), help="Reference translations (for |y|).")
+@click.option("--limit", type=click.IntRange(min=1), help="Only the first N sentence pairs.")
+@click.option("--json-out", type=click.Path(path_type=Path), help="Write the figures as JSON here.")
+@friendly_errors
+def interface_stats(checkpoint, src, ref, limit, json_out):
+    """What each interface's marginals look like on --src: positions per target token (K/|y|), blank and
+    repeat shares of the best class, entropy and top-1 probability. Compare an encoder you compose with
+    the one its decoder was trained with."""
+    from legonn.data.batching import encode_sources
+    from legonn.data.text import read_parallel
+    from legonn.interface_stats import interface_statistics
+    from legonn.vocab import atomic_write_bytes
+
+    loaded = load_for_cli(checkpoint)
+    if loaded.src_vocab is None:
+        raise LegoError(f"{checkpoint}: this model reads speech; interface-stats reads text sources")
+    if not hasattr(loaded.model, "interfaces"):
+        raise LegoError(f"{checkpoint}: a monolithic baseline has no interface to describe")
+    data = read_parallel(src, ref)
+    sources, refs = data.src[:limit], data.tgt[:limit]
+    encoded = encode_sources(sources, loaded.src_vocab, loaded.max_len, str(src))
+    stats = interface_statistics(loaded.model, encoded, [len(loaded.tgt_vocab.encode(r)) for r in refs])
+    report = {"model": str(checkpoint), "src": str(src), "ref": str(ref),
+              "interfaces": [s.as_dict() for s in stats]}
+    for i, s in enumerate(stats):
+        click.echo(f"interface {i}: {s.sentences} sentences · K/|y| {s.positions_per_target_token:.3f} "
+                   f"(p5 {s.positions_per_target_token_p5:.2f}, p95 {s.positions_per_target_token_p95:.2f}) · "
+                   f"blank {100 * s.blank_share:.1f} % · repeat {100 * s.repeat_share:.1f} % · "
+                   f"entropy {s.entropy_nats:.3f} nats · top-1 p {s.top1_probability:.3f}")
+    if json_out is not None:
+        atomic_write_bytes(Path(json_out), (json.dumps(report, indent=2) + "\n").encode())
+
+
 @main.command()
 @click.argument("audio", nargs=-1, type=click.Path(path_type=Path))
 @click.option("-m", "--model", "checkpoint", required=True, type=click.Path(path_type=Path),

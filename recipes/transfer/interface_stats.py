@@ -1,0 +1,79 @@
+"""Issue #3 diagnostic: what the marginals handed to the De→En WEmb decoder look like, encoder by encoder.
+
+    python recipes/transfer/interface_stats.py        # every encoder below that is there
+    python recipes/transfer/interface_stats.py --limit 200
+
+For the shipped Fr→En, Cs→En and Ro→En WEmb encoders (models/X-en-wemb/) on their validation sets, and
+for De→En WEmb encoders on Multi30k val (the kind of encoder the decoder was trained with: the swap
+recipe's two seeds, and runs/multi30k/lego-wemb where it exists), `legonn.interface_stats` figures:
+positions per target token, blank and repeat shares of the best class, entropy, top-1 probability.
+Set beside each language's zero-shot loss to its own decoder (docs/results.md) they show whether the
+reused decoder is reading marginals of another style. Writes results/interface-stats.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from common import ROOT, git_commit, hardware  # noqa: E402
+
+from legonn.bricks import load_brick  # noqa: E402
+from legonn.data.batching import encode_sources  # noqa: E402
+from legonn.data.text import read_parallel  # noqa: E402
+from legonn.inference import load_model  # noqa: E402
+from legonn.interface_stats import interface_statistics  # noqa: E402
+from legonn.vocab import atomic_write_bytes  # noqa: E402
+
+M30K, ROEN = Path("data/multi30k"), Path("data/ro-en")
+DE_VAL = (M30K / "val.de.gz", M30K / "val.en.gz")
+# (label, model: a checkpoint or an encoder brick card, source, reference)
+ENCODERS = [
+    ("de-en lego-wemb (the decoder's own run)", "runs/multi30k/lego-wemb/checkpoint_best.safetensors", *DE_VAL),
+    ("de-en lego-wemb, 10 epochs, seed 1", "runs/multi30k-swap/e10/lego-wemb/checkpoint_best.safetensors", *DE_VAL),
+    ("de-en lego-wemb, 10 epochs, seed 2", "runs/multi30k-swap/e10/lego-wemb-seed2/checkpoint_best.safetensors",
+     *DE_VAL),
+    ("fr-en encoder", "models/fr-en-wemb/fr-en.encoder.json", M30K / "val.fr.gz", M30K / "val.en.gz"),
+    ("cs-en encoder", "models/cs-en-wemb/cs-en.encoder.json", M30K / "val.cs.gz", M30K / "val.en.gz"),
+    ("ro-en encoder", "models/ro-en-wemb/ro-en.encoder.json", ROEN / "RO-STS.dev.ro", ROEN / "RO-STS.dev.en"),
+]
+
+
+def encoder_and_vocabs(model: Path):
+    """(a LegoModel or a lone encoder, source vocabulary, target vocabulary, longest source)."""
+    if model.suffix == ".json":
+        brick = load_brick(model)
+        return brick.module, brick.reads, brick.emits, 200
+    loaded = load_model(model)
+    return loaded.model, loaded.src_vocab, loaded.tgt_vocab, loaded.max_len
+
+
+def main() -> None:
+    os.chdir(ROOT)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--limit", type=int, help="only the first N sentence pairs of each set")
+    args = parser.parse_args()
+    rows = []
+    for label, model, src, ref in ENCODERS:
+        if not Path(model).exists():
+            print(f"skipping {label}: {model} is not there")
+            continue
+        encoder, src_vocab, tgt_vocab, max_len = encoder_and_vocabs(Path(model))
+        data = read_parallel(src, ref)
+        sources, refs = data.src[: args.limit], data.tgt[: args.limit]
+        (stats,) = interface_statistics(encoder, encode_sources(sources, src_vocab, max_len, str(src)),
+                                        [len(tgt_vocab.encode(r)) for r in refs])
+        rows.append({"encoder": label, "model": model, "src": str(src), **stats.as_dict()})
+        print(label, rows[-1])
+    record = {"rows": rows, "hardware": hardware(), "commit": git_commit()}
+    out = ROOT / "results" / "interface-stats.json"
+    atomic_write_bytes(out, (json.dumps(record, indent=2) + "\n").encode())
+    print(f"wrote {out.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
