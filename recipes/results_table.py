@@ -370,7 +370,7 @@ def reused_decoder_cost(task: str) -> str:
     scores = {r["system"]: r["bleu"] for r in records}
     if "zero-shot-wemb" not in scores or "lego-wemb" not in scores:
         return "–"
-    return f"{scores['zero-shot-wemb'] - scores['lego-wemb']:+.1f} ({records[0]['test_set']})"
+    return f"{scores['zero-shot-wemb'] - scores['lego-wemb']:+.1f} on {records[0]['test_set']}"
 
 
 def interface_stats_table(record: dict) -> list[str]:
@@ -385,6 +385,20 @@ def interface_stats_table(record: dict) -> list[str]:
                      f"{100 * r['blank_share']:.1f} | {100 * r['repeat_share']:.1f} | {r['entropy_nats']:.2f} | "
                      f"{r['top1_probability']:.2f} | {cost} |")
     return lines
+
+
+def interface_stats_reading(record: dict) -> str:
+    """How far each new encoder's blank share is from the De→En encoders', beside what reusing the decoder
+    costs it; '' without both kinds of row."""
+    de = [r["blank_share"] for r in record["rows"] if r["encoder"].startswith("de-en")]
+    others = [r for r in record["rows"] if not r["encoder"].startswith("de-en")]
+    if not de or not others:
+        return ""
+    reference = sum(de) / len(de)
+    parts = [f"{r['encoder'].split()[0]} {100 * (r['blank_share'] - reference):+.1f} points (reused decoder: "
+             f"{reused_decoder_cost(r['encoder'].split()[0])})" for r in others]
+    return (f"Blank share against the De→En encoders' {100 * reference:.1f} %: " + ", ".join(parts) + ". "
+            f"{len(others)} languages are too few to call the interface's style the cause; they say where to look.")
 
 
 # issue #4's WER targets as (system, what it must reach, most WER as a fraction of the baseline's)
@@ -575,7 +589,7 @@ def main() -> None:
                 "decoder's own encoder is not kept, so the De→En rows are the swap recipe's two 10-epoch seeds, "
                 "less trained than the shipped encoders (their distributions are flatter for that reason too). "
                 f"Hardware: {record['hardware']}; commit {record['commit']}.", ""]
-        out += interface_stats_table(record) + [""]
+        out += interface_stats_table(record) + ["", interface_stats_reading(record), ""]
     asr, headline = asr_results()
     if asr:
         subset = sorted({r.get("train_utterances") for r in asr if r.get("train_utterances")})

@@ -78,3 +78,18 @@ def test_results_table_lists_each_encoder_with_its_reused_decoder_cost(monkeypat
                                                           {**row, "encoder": "de-en lego-wemb, seed 1"}]})
     assert lines[2] == "| fr-en encoder (`v.fr`) | 1,014 | 1.62 (1.19–2.18) | 12.9 | 29.8 | 0.84 | 0.76 | cost of fr-en |"
     assert lines[3].endswith("| – |")  # the decoder's own kind of encoder has no reuse cost
+
+
+def test_the_reading_sets_each_blank_share_against_the_de_en_encoders(monkeypatch):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "recipes"))
+    import results_table
+
+    monkeypatch.setattr(results_table, "reused_decoder_cost", lambda task: f"cost of {task}")
+    rows = [{"encoder": "de-en a", "blank_share": 0.28}, {"encoder": "de-en b", "blank_share": 0.30},
+            {"encoder": "fr-en encoder", "blank_share": 0.13}]
+    text = results_table.interface_stats_reading({"rows": rows})
+    assert text.startswith("Blank share against the De→En encoders' 29.0 %: fr-en -16.0 points (reused decoder: cost of fr-en).")
+    assert results_table.interface_stats_reading({"rows": rows[:2]}) == ""
