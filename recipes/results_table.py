@@ -359,8 +359,13 @@ def swap_reading(records: list[dict]) -> str:
     for name, who in SWAP_CONTRASTS.items():
         if name in pairs:
             r = pairs[name]
+            share = f", {100 * r['bleu_lost'] / r['mean_trained_bleu']:.0f} % of it" if r["mean_trained_bleu"] else ""
             parts.append(f"{who} lose {r['bleu_lost']:.2f} (as trained {r['mean_trained_bleu']:.1f}, "
-                         f"swapped {r['mean_swapped_bleu']:.1f})")
+                         f"swapped {r['mean_swapped_bleu']:.1f}{share})")
+            with_ctc = pairs.get("lego-wemb", {}).get("mean_trained_bleu")
+            if name == "lego-wemb-noctc" and with_ctc and r["mean_trained_bleu"] < with_ctc:  # CTC also helps training
+                parts[-1] += (f", and train to less BLEU than with it ({r['mean_trained_bleu']:.1f} against "
+                              f"{pairs['lego-wemb']['mean_trained_bleu']:.1f} as trained)")
     return ("On test_2016_flickr " + "; ".join(parts) + ". One pair of seeds per system.") if parts else ""
 
 

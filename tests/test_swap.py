@@ -96,6 +96,8 @@ def test_swap_reading_names_the_ingestor_that_loses_less_and_the_contrasts():
     text = swap_reading([_swap_record("lego-wemb", 30.0, 29.4), _swap_record("lego-beamconv", 29.0, 28.8),
                          _swap_record("lego-wemb-noctc", 30.5, 3.0)])
     assert "lego-wemb 0.60 BLEU and lego-beamconv 0.20 BLEU (lego-beamconv loses less)" in text
-    assert "trained without the CTC loss lose 27.50 (as trained 30.5, swapped 3.0)" in text
+    assert "trained without the CTC loss lose 27.50 (as trained 30.5, swapped 3.0, 90 % of it). One" in text
+    weaker = swap_reading([_swap_record("lego-wemb", 30.0, 29.4), _swap_record("lego-wemb-noctc", 10.0, 2.0)])
+    assert "(as trained 10.0, swapped 2.0, 80 % of it), and train to less BLEU than with it (10.0 against 30.0" in weaker
     assert "monolithic" not in text  # the baseline pair is not in yet
     assert swap_reading([]) == ""
