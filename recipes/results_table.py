@@ -192,11 +192,11 @@ def gap_decomposition(records: list[dict], test_set: str) -> str:
 
 # why the reused decoder has little to bring to each task (our reading of the data sizes, not a measurement)
 _PAPER = "The paper's zero-shot gain came from a decoder trained on WMT-sized data reused for a smaller task; "
+_SAME_CAPTIONS = _PAPER + ("here the De→En decoder saw the same 29k Multi30k English captions as this task's own "
+                           "decoder, so it has no extra English to bring (our reading, not a measurement).")
 DECODER_DATA = {
-    "fr-en": _PAPER + "here the De→En decoder saw the same 29k Multi30k English captions as this task's own decoder, "
-                      "so it has no extra English to bring (our reading, not a measurement).",
-    "cs-en": _PAPER + "here the De→En decoder saw the same 29k Multi30k English captions as this task's own decoder, "
-                      "so it has no extra English to bring (our reading, not a measurement).",
+    "fr-en": _SAME_CAPTIONS,
+    "cs-en": _SAME_CAPTIONS,
     "ro-en": _PAPER + "here the De→En decoder saw 29k Multi30k image captions: more English than RO-STS's 11.5k "
                       "pairs, but of another domain (our reading, not a measurement).",
 }
@@ -365,26 +365,27 @@ def swap_reading(records: list[dict]) -> str:
             with_ctc = pairs.get("lego-wemb", {}).get("mean_trained_bleu")
             if name == "lego-wemb-noctc" and with_ctc and r["mean_trained_bleu"] < with_ctc:  # CTC also helps training
                 parts[-1] += (f", and train to less BLEU than with it ({r['mean_trained_bleu']:.1f} against "
-                              f"{pairs['lego-wemb']['mean_trained_bleu']:.1f} as trained)")
+                              f"{with_ctc:.1f} as trained)")
     return ("On test_2016_flickr " + "; ".join(parts) + ". One pair of seeds per system.") if parts else ""
 
 
-def reused_decoder_cost(task: str) -> str:
-    """zero-shot-wemb − lego-wemb on the task's headline test set, formatted; '–' where either is missing."""
-    records = _load(ROOT / "results" / task, headline_only=True)
-    scores = {r["system"]: r["bleu"] for r in records}
+def reused_decoder_cost(records: list[dict]) -> str:
+    """zero-shot-wemb − lego-wemb on a transfer task's headline test set (its first record's), formatted;
+    '–' where either is missing."""
+    headline = records[0]["test_set"]
+    scores = {r["system"]: r["bleu"] for r in records if r["test_set"] == headline}
     if "zero-shot-wemb" not in scores or "lego-wemb" not in scores:
         return "–"
-    return f"{scores['zero-shot-wemb'] - scores['lego-wemb']:+.1f} on {records[0]['test_set']}"
+    return f"{scores['zero-shot-wemb'] - scores['lego-wemb']:+.1f} on {headline}"
 
 
-def interface_stats_table(record: dict) -> list[str]:
-    """One row per encoder of results/interface-stats.json, with its task's reused-decoder cost."""
+def interface_stats_table(record: dict, costs: dict[str, str]) -> list[str]:
+    """One row per encoder of results/interface-stats.json, with its task's reused-decoder cost (costs:
+    task → reused_decoder_cost; the De→En rows, the decoder's own kind, have none)."""
     lines = ["| encoder (data) | sentences | K/\\|y\\| (p5–p95) | blank % | repeat % | entropy (nats) | top-1 p | "
              "zero-shot − own decoder (BLEU) |", "|---|---|---|---|---|---|---|---|"]
     for r in record["rows"]:
-        task = r["encoder"].split()[0]
-        cost = reused_decoder_cost(task) if task != "de-en" else "–"
+        cost = costs.get(r["encoder"].split()[0], "–")
         lines.append(f"| {r['encoder']} (`{r['src']}`) | {r['sentences']:,} | {r['positions_per_target_token']:.2f} "
                      f"({r['positions_per_target_token_p5']:.2f}–{r['positions_per_target_token_p95']:.2f}) | "
                      f"{100 * r['blank_share']:.1f} | {100 * r['repeat_share']:.1f} | {r['entropy_nats']:.2f} | "
@@ -392,7 +393,7 @@ def interface_stats_table(record: dict) -> list[str]:
     return lines
 
 
-def interface_stats_reading(record: dict) -> str:
+def interface_stats_reading(record: dict, costs: dict[str, str]) -> str:
     """How far each new encoder's blank share is from the De→En encoders', beside what reusing the decoder
     costs it; '' without both kinds of row."""
     de = [r["blank_share"] for r in record["rows"] if r["encoder"].startswith("de-en")]
@@ -401,7 +402,7 @@ def interface_stats_reading(record: dict) -> str:
         return ""
     reference = sum(de) / len(de)
     parts = [f"{r['encoder'].split()[0]} {100 * (r['blank_share'] - reference):+.1f} points (reused decoder: "
-             f"{reused_decoder_cost(r['encoder'].split()[0])})" for r in others]
+             f"{costs.get(r['encoder'].split()[0], '–')})" for r in others]
     return (f"Blank share against the De→En encoders' {100 * reference:.1f} %: " + ", ".join(parts) + ". "
             f"{len(others)} languages are too few to call the interface's style the cause; they say where to look.")
 
@@ -560,10 +561,12 @@ def main() -> None:
         out += swap_table(swaps) + [""] + swap_target_table(swaps) + ["", swap_reading(swaps) + " A shorter "
                 "schedule leaves every model below the full-schedule systems above; both models of a pair and "
                 f"their swaps share it, so the comparison is like with like. Hardware: {hardware}.", ""]
+    reuse_costs = {}  # task → what reusing the De→En decoder costs it, for the interface-statistics section
     for task, title in TRANSFER.items():
         records = _load(ROOT / "results" / task)
         if not records:
             continue
+        reuse_costs[task] = reused_decoder_cost(records)
         out += [f"## {title}: reusing the De→En decoder", "",
                 f"`python recipes/transfer/run.py {task[:2]}` (configs in `recipes/{task}/`, seed 1, beam 5). "
                 f"*zero-shot-…*: this task's LegoNN encoder composed with {decoders}, "
@@ -594,7 +597,7 @@ def main() -> None:
                 "decoder's own encoder is not kept, so the De→En rows are the swap recipe's two 10-epoch seeds, "
                 "less trained than the shipped encoders (their distributions are flatter for that reason too). "
                 f"Hardware: {record['hardware']}; commit {record['commit']}.", ""]
-        out += interface_stats_table(record) + ["", interface_stats_reading(record), ""]
+        out += interface_stats_table(record, reuse_costs) + ["", interface_stats_reading(record, reuse_costs), ""]
     asr, headline = asr_results()
     if asr:
         subset = sorted({r.get("train_utterances") for r in asr if r.get("train_utterances")})

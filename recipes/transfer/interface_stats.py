@@ -23,10 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from common import ROOT, git_commit, hardware  # noqa: E402
 
 from legonn.bricks import load_brick  # noqa: E402
-from legonn.data.batching import encode_sources  # noqa: E402
-from legonn.data.text import read_parallel  # noqa: E402
 from legonn.inference import load_model  # noqa: E402
-from legonn.interface_stats import interface_statistics  # noqa: E402
+from legonn.interface_stats import interface_statistics_on  # noqa: E402
 from legonn.vocab import atomic_write_bytes  # noqa: E402
 
 M30K, ROEN = Path("data/multi30k"), Path("data/ro-en")
@@ -63,10 +61,7 @@ def main() -> None:
             print(f"skipping {label}: {model} is not there")
             continue
         encoder, src_vocab, tgt_vocab, max_len = encoder_and_vocabs(Path(model))
-        data = read_parallel(src, ref)
-        sources, refs = data.src[: args.limit], data.tgt[: args.limit]
-        (stats,) = interface_statistics(encoder, encode_sources(sources, src_vocab, max_len, str(src)),
-                                        [len(tgt_vocab.encode(r)) for r in refs])
+        (stats,) = interface_statistics_on(encoder, src_vocab, tgt_vocab, src, ref, max_len, args.limit)
         rows.append({"encoder": label, "model": model, "src": str(src), **stats.as_dict()})
         print(label, rows[-1])
     record = {"rows": rows, "hardware": hardware(), "commit": git_commit()}

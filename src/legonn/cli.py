@@ -198,9 +198,7 @@ def interface_stats(checkpoint, src, ref, limit, json_out):
     """What each interface's marginals look like on --src: positions per target token (K/|y|), blank and
     repeat shares of the best class, entropy and top-1 probability. Compare an encoder you compose with
     the one its decoder was trained with."""
-    from legonn.data.batching import encode_sources
-    from legonn.data.text import read_parallel
-    from legonn.interface_stats import interface_statistics
+    from legonn.interface_stats import interface_statistics_on
     from legonn.vocab import atomic_write_bytes
 
     loaded = load_for_cli(checkpoint)
@@ -208,10 +206,7 @@ def interface_stats(checkpoint, src, ref, limit, json_out):
         raise LegoError(f"{checkpoint}: this model reads speech; interface-stats reads text sources")
     if not hasattr(loaded.model, "interfaces"):
         raise LegoError(f"{checkpoint}: a monolithic baseline has no interface to describe")
-    data = read_parallel(src, ref)
-    sources, refs = data.src[:limit], data.tgt[:limit]
-    encoded = encode_sources(sources, loaded.src_vocab, loaded.max_len, str(src))
-    stats = interface_statistics(loaded.model, encoded, [len(loaded.tgt_vocab.encode(r)) for r in refs])
+    stats = interface_statistics_on(loaded.model, loaded.src_vocab, loaded.tgt_vocab, src, ref, loaded.max_len, limit)
     report = {"model": str(checkpoint), "src": str(src), "ref": str(ref),
               "interfaces": [s.as_dict() for s in stats]}
     for i, s in enumerate(stats):

@@ -10,13 +10,16 @@ best class (how peaked the distributions are).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
-from legonn.data.batching import pad_sources
+from legonn.data.batching import encode_sources, pad_sources
+from legonn.data.text import read_parallel
 from legonn.interface import Marginals
+from legonn.vocab import Vocabulary
 
 
 @dataclass(frozen=True)
@@ -87,3 +90,13 @@ def interface_statistics(model: nn.Module, sources: list[np.ndarray], target_len
         for acc, marginals in zip(accumulators, interfaces):
             acc.add(marginals, target_lengths[start : start + batch_size])
     return [acc.result() for acc in accumulators]
+
+
+def interface_statistics_on(model: nn.Module, src_vocab: Vocabulary, tgt_vocab: Vocabulary, src: Path, ref: Path,
+                            max_len: int, limit: int | None = None) -> list[InterfaceStats]:
+    """interface_statistics over the first `limit` pairs of a text source file and its references
+    (|y| counted in tgt_vocab); bad lines are reported by file and line."""
+    data = read_parallel(src, ref)
+    sources, refs = data.src[:limit], data.tgt[:limit]
+    return interface_statistics(model, encode_sources(sources, src_vocab, max_len, str(src)),
+                                [len(tgt_vocab.encode(r)) for r in refs])
