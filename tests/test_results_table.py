@@ -1,0 +1,47 @@
+"""recipes/results_table.py: the WEmb-against-BeamConv summary (issue #3: say which ingestor wins where)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "recipes"))
+from results_table import ingestor_reading, ingestor_rows, ingestor_table  # noqa: E402
+
+
+def _record(system: str, bleu: float, steps: int = 5000, finished: bool = True, test_set: str = "t") -> dict:
+    return {"system": system, "bleu": bleu, "test_set": test_set, "train_steps": steps,
+            "training_finished": finished}
+
+
+def _swap(pair: str, lost: float) -> dict:
+    return {"pair": pair, "bleu_lost": lost, "epochs": 10}
+
+
+def test_rows_pair_each_setting_measured_with_both_ingestors_and_skip_the_rest():
+    multi30k = [_record("lego-wemb", 38.0, test_set="test_2016_flickr"),
+                _record("lego-beamconv", 38.5, test_set="test_2016_flickr")]
+    transfer = {"cs-en": [_record("lego-wemb", 37.0), _record("lego-beamconv", 37.0),
+                          _record("zero-shot-wemb", 36.9), _record("zero-shot-beamconv", 36.3),
+                          _record("fine-tuned-wemb", 38.4)]}  # no fine-tuned-beamconv: no row
+    rows = ingestor_rows(multi30k, [_swap("lego-wemb", 0.07), _swap("lego-beamconv", 0.15)], transfer)
+    assert [(r["where"].split(" (")[0], r["winner"]) for r in rows] == [
+        ("de-en, own decoder", "BeamConv"), ("de-en, decoders swapped between seeds", "WEmb"),
+        ("cs-en, own decoder", None), ("cs-en, zero-shot", "WEmb")]
+    assert abs(rows[1]["margin"] - 0.08) < 1e-9  # less BLEU lost wins
+    assert ingestor_table(rows)[4] == "| cs-en, own decoder (t) | BLEU | 37.00 | 37.00 | tie | yes |"
+
+
+def test_runs_stopped_at_different_points_are_flagged_and_left_out_of_the_tally():
+    transfer = {"fr-en": [_record("lego-wemb", 50.1, steps=4830, finished=False),
+                          _record("lego-beamconv", 48.2, steps=2484, finished=False),
+                          _record("zero-shot-wemb", 45.5, steps=0), _record("zero-shot-beamconv", 45.7, steps=0)],
+                "cs-en": [_record("lego-wemb", 37.1), _record("lego-beamconv", 37.4),
+                          _record("zero-shot-wemb", 36.9), _record("zero-shot-beamconv", 36.4)]}
+    rows = ingestor_rows([], [], transfer)
+    assert [r["alike"] for r in rows] == [False, False, True, True]  # zero-shot inherits its encoders' status
+    text = ingestor_reading(rows)
+    assert "within one model (own decoder): WEmb wins 0, BeamConv 1 of 1, mean margin WEmb − BeamConv -0.30" in text
+    assert "across modules trained apart (zero-shot, fine-tuned compositions, swaps): WEmb wins 1, BeamConv 0 of 1" in text
+    assert "2 setting(s) compare runs stopped at different points" in text
+    assert ingestor_reading([]) == ""
