@@ -17,6 +17,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 from legonn.bricks import read_card  # noqa: E402
+from legonn.config import load_config  # noqa: E402
 from legonn.vocab import atomic_write_bytes  # noqa: E402
 
 SYSTEM_ORDER = ["baseline", "lego-wemb", "lego-beamconv", "zero-shot-wemb", "zero-shot-beamconv", "fine-tuned-wemb",
@@ -41,9 +42,20 @@ def _budget(r: dict) -> float:
     return r.get("schedule", {}).get("time_budget_minutes") or 0
 
 
+def _step_cap(r: dict) -> int:
+    """The update cap a run was given on the command line (`--set train.max_steps=N`, e.g. to match another
+    run's updates), or 0 where its config sets the cap itself or there is none."""
+    cap = r.get("schedule", {}).get("max_steps") or 0
+    config = ROOT / r.get("config", "")
+    if not cap or not config.is_file():
+        return 0
+    return 0 if load_config(config).train.max_steps == cap else cap
+
+
 def _status(r: dict) -> str:
     if r.get("training_finished", True):
-        return ""
+        cap = _step_cap(r)
+        return f" (stopped at {cap:,} updates by a cap set for this run)" if cap else ""
     budget = _budget(r)
     return f" (stopped by a {budget:g}-min time budget)" if budget else " (training in progress)"
 
@@ -372,7 +384,7 @@ def swap_reading(records: list[dict]) -> str:
 def _trained_alike(wemb: dict, beamconv: dict) -> bool:
     """Whether two own-decoder systems trained as far as each other: both to their config's end, or for the
     same number of updates (a run stopped early is not a fair opponent for a finished one)."""
-    finished = wemb.get("training_finished", True) and beamconv.get("training_finished", True)
+    finished = all(r.get("training_finished", True) and not _step_cap(r) for r in (wemb, beamconv))
     return finished or wemb.get("train_steps") == beamconv.get("train_steps")
 
 

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "recipes"))
-from results_table import ingestor_reading, ingestor_rows, ingestor_table  # noqa: E402
+from results_table import _status, ingestor_reading, ingestor_rows, ingestor_table  # noqa: E402
 
 
 def _record(system: str, bleu: float, steps: int = 5000, finished: bool = True, test_set: str = "t") -> dict:
@@ -45,3 +45,15 @@ def test_runs_stopped_at_different_points_are_flagged_and_left_out_of_the_tally(
     assert "across modules trained apart (zero-shot, fine-tuned compositions, swaps): WEmb wins 1, BeamConv 0 of 1" in text
     assert "2 setting(s) compare runs stopped at different points" in text
     assert ingestor_reading([]) == ""
+
+
+def test_a_run_capped_on_the_command_line_says_so_and_is_not_taken_for_a_finished_one():
+    config = "recipes/ro-en/lego-beamconv.yaml"  # sets no train.max_steps of its own
+    capped = {**_record("lego-beamconv", 17.2, steps=2130), "config": config, "schedule": {"max_steps": 2130}}
+    assert _status(capped) == " (stopped at 2,130 updates by a cap set for this run)"
+    own_cap = {**_record("fine-tuned-wemb", 20.9, steps=2000), "config": "recipes/ro-en/fine-tuned-wemb.yaml",
+               "schedule": {"max_steps": 2000}}  # its config's own cap: a finished run
+    assert _status(own_cap) == ""
+    finished = _record("lego-wemb", 18.7, steps=5000)
+    rows = ingestor_rows([], [], {"ro-en": [finished, {**capped, "train_steps": 4000}]})
+    assert rows[0]["alike"] is False
