@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 from legonn.bricks import read_card  # noqa: E402
 from legonn.config import load_config  # noqa: E402
+from legonn.errors import LegoError  # noqa: E402
 from legonn.vocab import atomic_write_bytes  # noqa: E402
 
 SYSTEM_ORDER = ["baseline", "lego-wemb", "lego-beamconv", "zero-shot-wemb", "zero-shot-beamconv", "fine-tuned-wemb",
@@ -49,7 +50,11 @@ def _step_cap(r: dict) -> int:
     config = ROOT / r.get("config", "")
     if not cap or not config.is_file():
         return 0
-    return 0 if load_config(config).train.max_steps == cap else cap
+    try:
+        own = load_config(config).train.max_steps
+    except LegoError:  # the config has changed since the run beyond what loads: its cap cannot be told apart
+        return 0
+    return 0 if own == cap else cap
 
 
 def _status(r: dict) -> str:
