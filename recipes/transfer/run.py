@@ -5,6 +5,8 @@
     python recipes/transfer/run.py cs --stages zero-shot   # one stage (needs the bricks it reads)
     python recipes/transfer/run.py fr --score-only         # re-score what is trained
     python recipes/transfer/run.py fr --set train.time_budget_minutes=150   # train what fits, score it
+    python recipes/transfer/run.py ro --ingestors beamconv --stages lego --set train.max_steps=2130
+                                                  # as many updates as another run had (a fair pair)
 
 Stages, for source language X and ingestor I ∈ {wemb, beamconv}:
   baseline   train recipes/X-en/baseline.yaml (plain transformer on X→En only) and score it
