@@ -8,6 +8,7 @@ table in README.md (between the `results:start` / `results:end` markers) is rewr
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from pathlib import Path
@@ -43,18 +44,25 @@ def _budget(r: dict) -> float:
     return r.get("schedule", {}).get("time_budget_minutes") or 0
 
 
+@functools.cache
+def _config_step_cap(config: str) -> int | None:
+    """train.max_steps of a recipe config (parsed once however many rows ask); None where the file is gone or
+    has changed since the run beyond what loads, so a run's cap cannot be told apart from its config's."""
+    path = ROOT / config
+    if not config or not path.is_file():
+        return None
+    try:
+        return load_config(path).train.max_steps
+    except LegoError:
+        return None
+
+
 def _step_cap(r: dict) -> int:
     """The update cap a run was given on the command line (`--set train.max_steps=N`, e.g. to match another
     run's updates), or 0 where its config sets the cap itself or there is none."""
     cap = r.get("schedule", {}).get("max_steps") or 0
-    config = ROOT / r.get("config", "")
-    if not cap or not config.is_file():
-        return 0
-    try:
-        own = load_config(config).train.max_steps
-    except LegoError:  # the config has changed since the run beyond what loads: its cap cannot be told apart
-        return 0
-    return 0 if own == cap else cap
+    own = _config_step_cap(r.get("config", "")) if cap else None
+    return 0 if own is None or own == cap else cap
 
 
 def _status(r: dict) -> str:
@@ -128,12 +136,17 @@ def transfer_table(records: list[dict]) -> list[str]:
     return lines
 
 
-def shipped_decoders() -> str:
+def decoder_card_metrics() -> dict[Path, dict]:
+    """The metrics each shipped De→En decoder brick's card records, by card path (read once per page)."""
+    return {card: read_card(card).get("metrics", {})
+            for card in sorted((ROOT / "models").glob("de-en-*/de-en.decoder.json"))}
+
+
+def shipped_decoders(cards: dict[Path, dict]) -> str:
     """What the zero-shot rows compose with: the De→En decoder bricks in models/, each with the scores its
     card carries from the run it was exported from (not necessarily the run in the Multi30k table)."""
     parts = []
-    for card_path in sorted((ROOT / "models").glob("de-en-*/de-en.decoder.json")):
-        m = read_card(card_path).get("metrics", {})
+    for card_path, m in cards.items():
         bleu = m.get("test_2016_flickr_bleu")
         score = f"{bleu:.2f} BLEU on test_2016_flickr" if bleu is not None else "no score"
         steps = f", best checkpoint at update {m['train_steps']:,}" if "train_steps" in m else ""
@@ -594,7 +607,8 @@ def main() -> None:
            "on detokenized, cased output (signature below); the CTC-readout BLEU is what the LegoNN encoder "
            "alone translates: CTC greedy decoding of its interface marginals, no decoder.", ""]
     multi30k = _load(ROOT / "results" / "multi30k")
-    decoders = shipped_decoders()  # what every zero-shot section composes with
+    cards = decoder_card_metrics()
+    decoders = shipped_decoders(cards)  # what every zero-shot section composes with
     if multi30k:
         out += ["## Multi30k German→English", "",
                 "`python recipes/multi30k/run.py` (configs in `recipes/multi30k/`; training on the 29k real "
@@ -682,9 +696,8 @@ def main() -> None:
                     "the data, so the zero-shot starting point itself is not on the curve.", ""]
     ingestors = ingestor_rows(multi30k, swaps, transfer)
     if ingestors:
-        cards = {path.parent.name.removeprefix("de-en-"): read_card(path).get("metrics", {}).get("test_2016_flickr_bleu")
-                 for path in sorted((ROOT / "models").glob("de-en-*/de-en.decoder.json"))}
-        carried = ", ".join(f"{name} {bleu:.2f}" for name, bleu in cards.items() if bleu is not None)
+        carried = ", ".join(f"{card.parent.name.removeprefix('de-en-')} {m['test_2016_flickr_bleu']:.2f}"
+                            for card, m in cards.items() if m.get("test_2016_flickr_bleu") is not None)
         out += ["## WEmb or BeamConv: which ingestor wins where", "",
                 "Every setting above measured with both ingestors, side by side (the sections above give each "
                 "run's details). *trained alike*: both sides trained to their config's end or for the same number "
