@@ -179,8 +179,12 @@ def score_system(config: Path, test_sets: TestSets, results_dir: Path, system: s
                      for k in ("max_tokens", "lr", "warmup_steps", "lr_schedule", "max_epochs", "max_steps", "patience",
                                "time_budget_minutes")},
     }
+    limit = cfg.data.train_limit
     if speech:  # a subset-sized corpus must say so beside its score
-        fields["train_utterances"] = len(read_manifest(cfg.data.train_manifest, check_files=False))
+        clips = len(read_manifest(cfg.data.train_manifest, check_files=False))
+        fields["train_utterances"] = min(clips, limit) if limit else clips
+    if limit:
+        fields["train_limit"] = limit
     init_cards = [c for c in (cfg.init.encoder, cfg.init.decoder) if c]
     if init_cards:  # a fine-tuned composition: name the bricks it started from, as score_composed does
         fields["bricks"] = [brick_origin(Path(c), read_card(c)) for c in init_cards]

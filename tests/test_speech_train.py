@@ -157,6 +157,10 @@ def test_recipe_scores_a_speech_run_into_a_wer_results_record(tiny_speech_config
     # the run's metrics log is kept beside the scores, so its curves survive the run folder
     kept = (tmp_path / "results" / "lego-wemb.metrics.jsonl").read_bytes()
     assert kept == (tmp_path / "run" / "metrics.jsonl").read_bytes() and b"valid_wer" in kept
+    # a run cut to the first clips of its manifest records the clips it trained on, not the manifest's
+    cut = score_system(tiny_speech_config, {"synthetic-test": tests["synthetic-test"]}, tmp_path / "cut", "lego-wemb",
+                       opts, ["data.train_limit=5"])[0]
+    assert cut["train_utterances"] == 5 and cut["train_limit"] == 5 and "train_limit" not in written
 
 
 def test_three_module_chain_from_three_trainings_composes_transcribes_and_fine_tunes(
@@ -220,3 +224,14 @@ def test_three_module_chain_from_three_trainings_composes_transcribes_and_fine_t
     steps = [r for r in map(json.loads, (tmp_path / "ft" / "metrics.jsonl").read_text().splitlines()) if "ctc" in r]
     assert steps and all(len(r["ctc"]) == 1 for r in steps)  # the phoneme interface has no target in English text
     assert len(load_model(tmp_path / "ft" / "checkpoint_last.safetensors").interface_vocabs) == 2
+
+
+def test_train_limit_keeps_the_first_clips(tiny_speech_config, tiny_speech):
+    from legonn.data.task import load_task_data
+
+    cfg = load_config(tiny_speech_config, ["data.train_limit=5"])
+    data = load_task_data(cfg, progress=False)
+    clips = read_manifest(tiny_speech["train"], check_files=False)
+    assert len(data.pairs.src) == 5
+    assert [data.tgt_vocab.decode(t.tolist()) for t in data.pairs.tgt] == [
+        data.tgt_vocab.decode(data.tgt_vocab.encode(u.text)) for u in clips[:5]]

@@ -286,3 +286,17 @@ def test_validation_cap_spreads_over_the_whole_dev_set():
     assert evenly_spaced(3000, 1000)[:3] == [0, 3, 6] and evenly_spaced(3000, 1000)[-1] == 2997
     assert len(set(evenly_spaced(10, 4))) == 4 and evenly_spaced(10, 4) == [0, 2, 5, 7]
     assert evenly_spaced(5, 0) == evenly_spaced(5, 9) == [0, 1, 2, 3, 4]  # no cap, or a cap above the size
+
+
+def test_train_limit_keeps_the_first_training_pairs(tiny_config):
+    from legonn.config import load_config
+    from legonn.data.task import load_task_data
+    from legonn.errors import LegoError
+
+    full = load_task_data(load_config(tiny_config))
+    cut = load_task_data(load_config(tiny_config, ["data.train_limit=50"]))
+    assert len(full.pairs.src) == 600 and len(cut.pairs.src) == 50
+    assert all((a == b).all() for a, b in zip(cut.pairs.tgt, full.pairs.tgt[:50]))
+    assert len(cut.valid_refs) == len(full.valid_refs)  # validation is never cut
+    with pytest.raises(LegoError, match="data.train_limit"):
+        load_config(tiny_config, ["data.train_limit=-1"])

@@ -28,6 +28,8 @@ class DataConfig:
     (TSV: id, path, samples, text, voice; see legonn.data.speech) and tgt_vocab; features are cached
     under feature_cache; clips over max_seconds are errors.
     max_len: longest sentence in sentencepiece tokens; a longer one is an error naming its line.
+    train_limit: train on the first N training pairs or clips only (0 = all): a low-resource version
+    of a task, or speech systems that leave the rest of a corpus's text to a text-only module.
     """
 
     train_src: str = ""
@@ -41,6 +43,7 @@ class DataConfig:
     valid_manifest: str = ""
     feature_cache: str = "runs/feature-cache"
     max_seconds: float = 30.0
+    train_limit: int = 0
 
 
 @dataclass(frozen=True)
@@ -221,6 +224,8 @@ def check_values(cfg: ExperimentConfig) -> ExperimentConfig:
             value = getattr(getattr(cfg, section), name)
             if value <= 0:
                 raise LegoError(f"config key '{section}.{name}': must be positive, got {value!r}")
+    if cfg.data.train_limit < 0:
+        raise LegoError(f"config key 'data.train_limit': must be 0 (all) or positive, got {cfg.data.train_limit!r}")
     if not 0.0 <= cfg.model.dropout < 1.0:
         raise LegoError(f"config key 'model.dropout': must be in [0, 1), got {cfg.model.dropout!r}")
     if cfg.train.precision not in PRECISIONS:

@@ -80,7 +80,7 @@ def load_speech(cfg, tgt_vocab: Vocabulary, progress: bool, front_end: SpeechFro
     d = cfg.data
     fbank = front_end.fbank if front_end else FbankConfig(num_bins=cfg.model.feature_dim)
     cache = FeatureCache(d.feature_cache, LogMelFbank(fbank), d.max_seconds)
-    train = read_manifest(d.train_manifest)
+    train = read_manifest(d.train_manifest)[: d.train_limit or None]
     valid = read_manifest(d.valid_manifest)
     targets = _encode_targets(train, tgt_vocab, d.max_len, d.train_manifest)
     _encode_targets(valid, tgt_vocab, d.max_len, d.valid_manifest)  # fail now, not after an epoch
@@ -101,7 +101,7 @@ def load_speech(cfg, tgt_vocab: Vocabulary, progress: bool, front_end: SpeechFro
 def load_text(cfg, tgt_vocab: Vocabulary) -> TaskData:
     d = cfg.data
     src_vocab = Vocabulary.load(d.src_vocab)
-    train = read_parallel(d.train_src, d.train_tgt)
+    train = read_parallel(d.train_src, d.train_tgt).head(d.train_limit)
     valid = read_parallel(d.valid_src, d.valid_tgt)
     pairs = encode_pairs(train, src_vocab, tgt_vocab, d.max_len)
     encode_pairs(valid, src_vocab, tgt_vocab, d.max_len)  # fail now, not after an epoch

@@ -55,6 +55,10 @@ class ParallelText:
     def __len__(self) -> int:
         return len(self.src)
 
+    def head(self, n: int) -> ParallelText:
+        """The first n pairs (all of them for n = 0)."""
+        return ParallelText(self.src[: n or None], self.tgt[: n or None], self.src_path, self.tgt_path)
+
 
 def read_parallel(src_path: str | Path, tgt_path: str | Path) -> ParallelText:
     src, tgt = read_lines(src_path), read_lines(tgt_path)
