@@ -69,7 +69,10 @@ def test_periodic_and_best_checkpoints(reference):
 def test_resume_is_exact(reference, tiny_corpus, tiny_vocabs, tmp_path, stop_at):
     """Stop mid-epoch (5) or exactly at the epoch end (9), resume to 14: bit-identical to never stopping."""
     config = tiny_yaml(tiny_corpus, tiny_vocabs, tmp_path / "run", tmp_path / "tiny.yaml", train=TRAIN)
-    assert train(config, f"train.max_steps={stop_at}").startswith(f"done: {stop_at} steps")
+    first = train(config, f"train.max_steps={stop_at}")
+    assert first.startswith(f"done: {stop_at} steps")
+    # step 5 comes before the first validation (the end of epoch 1): no best score to report yet
+    assert ("best valid BLEU – (the run ended before its first validation)" in first) == (stop_at == 5)
     assert load_checkpoint(tmp_path / "run" / "checkpoint_last.safetensors").state.step == stop_at
     assert train(config).startswith(f"done: {STEPS} steps")
     assert_same_checkpoint(reference / "checkpoint_last.safetensors", tmp_path / "run" / "checkpoint_last.safetensors")

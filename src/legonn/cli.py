@@ -96,7 +96,8 @@ def train(config, overrides, freeze, no_resume, quiet):
         click.echo(f"time budget of {cfg.train.time_budget_minutes:g} min spent after epoch {result.state.epoch - 1} "
                    f"(step {result.state.step}); checkpoint saved in {result.out_dir}: run the same command to go on",
                    err=True)
-    best = f"WER {result.state.best_wer}" if trainer.data.speech else f"BLEU {result.state.best_bleu}"
+    metric, value = ("WER", result.state.best_wer) if trainer.data.speech else ("BLEU", result.state.best_bleu)
+    best = f"{metric} {value}" if value >= 0 else f"{metric} – (the run ended before its first validation)"
     click.echo(
         f"done: {result.state.step} steps, best valid {best}, {result.params:,} parameters, "
         f"{result.tokens_per_s:.0f} target tokens/s, {result.state.train_seconds / 60:.1f} min → {result.out_dir}"
