@@ -11,6 +11,7 @@ import torch
 from legonn.checkpoint import load_checkpoint
 from legonn.config import load_config
 from legonn.data.speech import read_manifest
+from legonn.data.task import load_task_data
 from legonn.errors import LegoError
 from legonn.inference import load_model
 from legonn.train import Trainer
@@ -227,8 +228,6 @@ def test_three_module_chain_from_three_trainings_composes_transcribes_and_fine_t
 
 
 def test_train_limit_keeps_the_first_clips(tiny_speech_config, tiny_speech):
-    from legonn.data.task import load_task_data
-
     cfg = load_config(tiny_speech_config, ["data.train_limit=5"])
     data = load_task_data(cfg, progress=False)
     clips = read_manifest(tiny_speech["train"], check_files=False)

@@ -17,7 +17,9 @@ from clitools import legonn, tiny_yaml
 from safetensors.torch import load_file
 
 from legonn.checkpoint import TrainerState, load_checkpoint
-from legonn.config import TrainConfig
+from legonn.config import TrainConfig, load_config
+from legonn.data.task import load_task_data
+from legonn.errors import LegoError
 from legonn.train import _time_left, evenly_spaced, learning_rate
 
 # 3000 padded tokens a batch → 9 batches an epoch on the 600-pair corpus, so 14 steps cross an epoch end
@@ -292,10 +294,6 @@ def test_validation_cap_spreads_over_the_whole_dev_set():
 
 
 def test_train_limit_keeps_the_first_training_pairs(tiny_config):
-    from legonn.config import load_config
-    from legonn.data.task import load_task_data
-    from legonn.errors import LegoError
-
     full = load_task_data(load_config(tiny_config))
     cut = load_task_data(load_config(tiny_config, ["data.train_limit=50"]))
     assert len(full.pairs.src) == 600 and len(cut.pairs.src) == 50
