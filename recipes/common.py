@@ -25,7 +25,6 @@ import torch
 from legonn.bricks import COMPOSITION_FILE, LengthRatioWarning, compose, export_brick, load_composed, read_card
 from legonn.checkpoint import load_checkpoint
 from legonn.config import load_config
-from legonn.data.speech import read_manifest
 from legonn.errors import LegoError
 from legonn.evaluation import evaluate_checkpoint, evaluate_speech
 from legonn.inference import load_model
@@ -179,12 +178,11 @@ def score_system(config: Path, test_sets: TestSets, results_dir: Path, system: s
                      for k in ("max_tokens", "lr", "warmup_steps", "lr_schedule", "max_epochs", "max_steps", "patience",
                                "time_budget_minutes")},
     }
-    limit = cfg.data.train_limit
+    # what the run trained on, as it recorded it (its own overrides included), not the config read again now
     if speech:  # a subset-sized corpus must say so beside its score
-        clips = len(read_manifest(cfg.data.train_manifest, check_files=False))
-        fields["train_utterances"] = min(clips, limit) if limit else clips
-    if limit:
-        fields["train_limit"] = limit
+        fields["train_utterances"] = ckpt.extra["data"]["pairs"]
+    if ckpt.config.data.train_limit:
+        fields["train_limit"] = ckpt.config.data.train_limit
     init_cards = [c for c in (cfg.init.encoder, cfg.init.decoder) if c]
     if init_cards:  # a fine-tuned composition: name the bricks it started from, as score_composed does
         fields["bricks"] = [brick_origin(Path(c), read_card(c)) for c in init_cards]

@@ -159,8 +159,10 @@ def test_recipe_scores_a_speech_run_into_a_wer_results_record(tiny_speech_config
     kept = (tmp_path / "results" / "lego-wemb.metrics.jsonl").read_bytes()
     assert kept == (tmp_path / "run" / "metrics.jsonl").read_bytes() and b"valid_wer" in kept
     # a run cut to the first clips of its manifest records the clips it trained on, not the manifest's
+    cut_run = [f"out_dir={tmp_path / 'cut-run'}", "data.train_limit=5"]
+    train(tiny_speech_config, "train.max_steps=2", *cut_run)
     cut = score_system(tiny_speech_config, {"synthetic-test": tests["synthetic-test"]}, tmp_path / "cut", "lego-wemb",
-                       opts, ["data.train_limit=5"])[0]
+                       opts, cut_run)[0]
     assert cut["train_utterances"] == 5 and cut["train_limit"] == 5 and "train_limit" not in written
 
 
