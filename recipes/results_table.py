@@ -720,8 +720,9 @@ def main() -> None:
     asr, headline = asr_results()
     if asr:
         subset = sorted({r.get("train_utterances") for r in asr if r.get("train_utterances")})
+        limit = f" --limit {max(subset)}" if subset and max(subset) < 29000 else ""
         out += ["## English speech recognition: a speech encoder for the De→En decoder", "",
-                "`python recipes/asr/prepare_data.py --limit 4000` then `python recipes/asr/run.py` (configs in "
+                f"`python recipes/asr/prepare_data.py{limit}` then `python recipes/asr/run.py` (configs in "
                 "`recipes/asr/`, seed 1, beam 5). Training speech is synthetic: Multi30k English captions spoken by "
                 "espeak-ng, flite, festival and piper voices (`legonn data synth`); *synthetic-test* is "
                 "test_2016_flickr spoken by voices no training or validation clip uses, *commonvoice* the 100 real "
@@ -734,7 +735,8 @@ def main() -> None:
         if subset and max(subset) < 29000:
             schedules = sorted({json.dumps(r["schedule"], sort_keys=True) for r in asr if r.get("schedule")})
             out += [f"These runs train on a subset ({', '.join(f'{n:,}' for n in subset)} clips of the 29k "
-                    "captions) with a reduced schedule, to fit one session on 2 cores; the schedules, as each run "
+                    "captions; the other captions are the three-module chain's text-only dataset B) with a reduced schedule, to "
+                    "fit a session on 2 cores; the schedules, as each run "
                     f"used them: {'; '.join(f'`{s}`' for s in schedules) or '–'}.", ""]
         out += asr_table(asr, headline) + [""]
         out += asr_target_table(asr, headline) + [""]

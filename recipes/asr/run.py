@@ -1,6 +1,7 @@
 """Issue #4: English ASR, and a speech encoder that feeds the De→En translation decoder with no fine-tuning.
 
-    python recipes/asr/prepare_data.py                     # first: synthesise the corpus (audio is not in git)
+    python recipes/asr/prepare_data.py --limit 14500       # first: synthesise the corpus (audio is not in git)
+    python recipes/asr/prepare_data.py --phonemes          # then the three-module chain's text data
     python recipes/asr/run.py                              # every stage, both ingestors; resumes
     python recipes/asr/run.py --ingestors wemb             # one ingestor
     python recipes/asr/run.py --stages zero-shot           # one stage (needs the bricks it reads)
@@ -23,9 +24,11 @@ The three-module chain (WEmb hand-overs; first `python recipes/asr/prepare_data.
 
 Schedule: the speech encoder's CTC leaves its plateau slowly, whatever the OLC ratio, ingestor or
 learning rate (stop 18 overfit 400 clips: ~750 updates to a 60 % CTC-readout WER on those very clips).
-The full corpus (29k captions, `prepare_data.py` without --limit) gives ~450 updates an epoch at the
-configs' max_tokens 24000; a subset (--limit 4000: ~60 an epoch) needs far more epochs than the
-configs' 30 (`--set train.max_epochs=…`), or it stops before CTC has aligned.
+The results use half the captions as speech (--limit 14500: ~208 updates an epoch at the configs'
+max_tokens 24000; ~4.5 min an epoch on 2 cores, ~7 min with two runs sharing them), so that the other half can be the three-module chain's
+dataset B, text no training clip speaks. A smaller subset (--limit 4000: ~60 an epoch) needs far more
+epochs than the configs' 30 (`--set train.max_epochs=…`), or it stops before CTC has aligned.
+On 2 cores, `--set train.time_budget_minutes=N` ends a run (resumably) at the last epoch that fits.
 
 Scored with beam 5 on the synthetic test set (Multi30k test_2016_flickr captions spoken by voices no
 training or validation clip uses) and on the 100 real Common Voice clips. Results:
