@@ -588,6 +588,16 @@ def throughput_section(bench: dict) -> list[str]:
     return lines
 
 
+def rtf_table(benches: list[dict]) -> list[str]:
+    """One row per run of benchmarks/transcribe_rtf.py."""
+    lines = ["| model | clips (audio s) | threads | beam | real-time factor | hardware | commit |",
+             "|---|---|---|---|---|---|---|"]
+    for b in benches:
+        lines.append(f"| {b['model']} | {b['clips']} ({_fmt(b['audio_seconds'])}) | {b['threads']} | {b['beam']} | "
+                     f"{_fmt(b['real_time_factor'], 3)} | {b['hardware']} | {b['commit']} |")
+    return lines
+
+
 def fbank_table(benches: list[dict]) -> list[str]:
     """One row per run of benchmarks/fbank_throughput.py."""
     lines = ["| threads | clips (audio s) | legonn (torch) | kaldi-native-fbank | speed-up | max abs difference | "
@@ -772,6 +782,14 @@ def main() -> None:
                 "the 100 real Common Voice clips, already in memory, best of 3 passes, on an otherwise idle "
                 "machine; seconds of audio per second of wall time (higher is better).", ""]
         out += fbank_table([json.loads(path.read_text()) for path in fbanks]) + [""]
+    rtfs = sorted((ROOT / "results" / "bench").glob("transcribe_rtf*.json"))
+    if rtfs:
+        out += ["## Transcription speed", "",
+                "Issue #4 asks for the real-time factor of `legonn transcribe` on 2 cores. "
+                "`python benchmarks/transcribe_rtf.py`: audio reading, filterbanks, the encoder and beam search, "
+                "best of 2 passes over every clip of the manifest after a warm-up clip, on an otherwise idle "
+                "machine; compute seconds per second of audio (lower is faster).", ""]
+        out += rtf_table([json.loads(path.read_text()) for path in rtfs]) + [""]
     atomic_write_bytes(ROOT / "docs" / "results.md", ("\n".join(out) + "\n").encode())
     print(f"wrote {ROOT / 'docs' / 'results.md'}")
     update_readme(multi30k)

@@ -1,4 +1,5 @@
-"""recipes/results_table.py: the WEmb-against-BeamConv summary (issue #3: say which ingestor wins where)."""
+"""recipes/results_table.py: the WEmb-against-BeamConv summary (issue #3: say which ingestor wins where) and the
+benchmark tables."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "recipes"))
-from results_table import _status, ingestor_reading, ingestor_rows, ingestor_table  # noqa: E402
+from results_table import _status, ingestor_reading, ingestor_rows, ingestor_table, rtf_table  # noqa: E402
 
 
 def _record(system: str, bleu: float, steps: int = 5000, finished: bool = True, test_set: str = "t") -> dict:
@@ -57,3 +58,11 @@ def test_a_run_capped_on_the_command_line_says_so_and_is_not_taken_for_a_finishe
     finished = _record("lego-wemb", 18.7, steps=5000)
     rows = ingestor_rows([], [], {"ro-en": [finished, {**capped, "train_steps": 4000}]})
     assert rows[0]["alike"] is False
+
+
+def test_the_transcription_speed_table_shows_each_benchmark_run():
+    record = {"model": "asr-en.encoder + de-en.decoder", "clips": 100, "audio_seconds": 542.4, "threads": 2,
+              "beam": 5, "real_time_factor": 0.0312, "hardware": "some CPU", "commit": "abc1234"}
+    header, rule, row = rtf_table([record])
+    assert header.count("|") == rule.count("|") == row.count("|")
+    assert "| 100 (542.4) | 2 | 5 | 0.031 |" in row and "asr-en.encoder + de-en.decoder" in row
