@@ -8,7 +8,7 @@ APT_PACKAGES := libjemalloc2 espeak-ng flite festival festvox-kallpc16k festvox-
 .PHONY: demo demo-train test bench results clean-venv help
 
 help:
-	@echo "make demo        install into .venv; compose the shipped Fr→En encoder with the De→En decoder (zero-shot) and translate"
+	@echo "make demo        install into .venv; compose shipped bricks never trained together: Fr→En encoder + De→En decoder translate, English speech encoder + the same decoder transcribe"
 	@echo "make demo-train  install into .venv; train a small De→En LegoNN model from scratch and show what it does"
 	@echo "make test        install into .venv and run the test suite"
 	@echo "make bench       training-throughput benchmark (baseline vs LegoNN)"

@@ -573,6 +573,21 @@ def asr_target_table(records: list[dict], test_set: str) -> list[str]:
     return lines + _target_rows(scores, ASR_TARGETS, judge)
 
 
+def early_baseline_caveat(records: list[dict], test_set: str) -> list[str]:
+    """When model selection kept an early baseline checkpoint, a verdict against it says little: say so."""
+    base = next((r for r in records if r["system"] == "baseline" and r["test_set"] == test_set), None)
+    if not base or base.get("best_epoch") is None or not base.get("train_epochs_completed"):
+        return []
+    if base["best_epoch"] * 4 > base["train_epochs_completed"]:
+        return []
+    return [f"Read the verdicts with care: the baseline scored here is its epoch-{base['best_epoch']} checkpoint of "
+            f"{base['train_epochs_completed']} epochs, the one with the lowest greedy validation WER "
+            f"({_fmt(base.get('valid_wer_greedy'))} %). Its later checkpoints learned more (lower training loss in "
+            f"results/asr-en/baseline.metrics.jsonl) but their greedy outputs loop, which costs more WER than "
+            "the early checkpoint's short, caption-like guesses. The comparison is with a baseline that has not "
+            "learned to transcribe, not with a trained one.", ""]
+
+
 def throughput_section(bench: dict) -> list[str]:
     native = {True: ", native bf16", False: ", no native bf16"}.get(bench.get("native_bf16"), "")
     lines = [
@@ -590,10 +605,11 @@ def throughput_section(bench: dict) -> list[str]:
 
 def rtf_table(benches: list[dict]) -> list[str]:
     """One row per run of benchmarks/transcribe_rtf.py."""
-    lines = ["| model | clips (audio s) | threads | beam | real-time factor | hardware | commit |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| model | manifest | clips (audio s) | threads | beam | real-time factor | hardware | commit |",
+             "|---|---|---|---|---|---|---|---|"]
     for b in benches:
-        lines.append(f"| {b['model']} | {b['clips']} ({_fmt(b['audio_seconds'])}) | {b['threads']} | {b['beam']} | "
+        lines.append(f"| {b['model']} | {b['manifest']} | {b['clips']} ({_fmt(b['audio_seconds'])}) | {b['threads']} | "
+                     f"{b['beam']} | "
                      f"{_fmt(b['real_time_factor'], 3)} | {b['hardware']} | {b['commit']} |")
     return lines
 
@@ -750,6 +766,7 @@ def main() -> None:
                     f"used them: {'; '.join(f'`{s}`' for s in schedules) or '–'}.", ""]
         out += asr_table(asr, headline) + [""]
         out += asr_target_table(asr, headline) + [""]
+        out += early_baseline_caveat(asr, headline)
         if none_transcribes(asr):
             updates = sorted({r["train_steps"] for r in asr if r.get("train_steps")})
             out += [f"No system here has learned to transcribe yet (every WER above {UNTRAINED_WER} %, after "

@@ -619,12 +619,26 @@ def run_demo(*args) -> subprocess.CompletedProcess:
                           env=env, timeout=180)
 
 
-def test_demo_composes_two_bricks_and_scores_the_test_set_like_eval(trained, tmp_path):
+@pytest.fixture
+def speech_encoder_brick(tiny_speech_config, tmp_path) -> Path:
+    """A few steps of a tiny speech LegoNN model over the same English interface as `trained`, its encoder
+    exported: the speech half of the demo."""
+    Trainer(load_config(tiny_speech_config, []), resume=False, progress=False).run()
+    loaded = load_model(tmp_path / "run" / "checkpoint_last.safetensors")
+    return export_brick(loaded.model, loaded.checkpoint, "encoder", tmp_path / "speech-brick", source="tiny-asr")
+
+
+def test_demo_composes_two_bricks_and_scores_the_test_set_like_eval(trained, speech_encoder_brick, tiny_speech,
+                                                                    tmp_path):
+    from legonn.data.speech import read_manifest
     from legonn.evaluation import evaluate_checkpoint
+    from legonn.inference import transcribe
+    from legonn.score import wer
     from legonn.search import SearchOptions
 
     out = ok(run_demo("--encoder", trained["enc"], "--decoder", trained["dec"], "--src", trained["src"],
-                      "--ref", trained["ref"], "-o", tmp_path / "demo", "--show", 2, "--beam", 2))
+                      "--ref", trained["ref"], "-o", tmp_path / "demo", "--show", 2, "--beam", 2,
+                      "--speech-bricks", speech_encoder_brick, trained["dec"], "--clips", tiny_speech["valid"]))
     assert (tmp_path / "demo" / COMPOSITION_FILE).is_file()
     assert "trained in de-en tiny, seed 1" in out  # from the cards: task, system (config name), seed
     first, second, third = trained["src"].read_text(encoding="utf-8").splitlines()[:3]
@@ -633,6 +647,12 @@ def test_demo_composes_two_bricks_and_scores_the_test_set_like_eval(trained, tmp
                                  progress=False)
     assert f"zero-shot composition  BLEU {report['bleu']:5.2f}" in out
     assert f"CTC readout            BLEU {report['ctc_readout_bleu'][0]:5.2f}" in out
+    # the speech half: a speech encoder with the same text decoder, every clip shown, WER as `transcribe` gives it
+    clips = read_manifest(tiny_speech["valid"])
+    speech = transcribe(load_model(tmp_path / "demo-speech"), [c.path for c in clips], SearchOptions(beam_size=2))
+    assert all(c.path.name in out and c.text in out for c in clips)
+    assert f"decoder {wer(speech.hypotheses, [c.text for c in clips]):.1f} %" in out
+    assert "real-time factor" in out
 
 
 def test_demo_with_a_missing_brick_is_one_line(trained, tmp_path):

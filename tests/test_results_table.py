@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "recipes"))
-from results_table import _status, ingestor_reading, ingestor_rows, ingestor_table, rtf_table  # noqa: E402
+from results_table import (_status, early_baseline_caveat, ingestor_reading, ingestor_rows, ingestor_table,  # noqa: E402
+                           rtf_table)
 
 
 def _record(system: str, bleu: float, steps: int = 5000, finished: bool = True, test_set: str = "t") -> dict:
@@ -61,8 +62,19 @@ def test_a_run_capped_on_the_command_line_says_so_and_is_not_taken_for_a_finishe
 
 
 def test_the_transcription_speed_table_shows_each_benchmark_run():
-    record = {"model": "asr-en.encoder + de-en.decoder", "clips": 100, "audio_seconds": 542.4, "threads": 2,
+    record = {"model": "asr-en.encoder + de-en.decoder", "manifest": "cv/manifest.tsv", "clips": 100, "audio_seconds": 542.4, "threads": 2,
               "beam": 5, "real_time_factor": 0.0312, "hardware": "some CPU", "commit": "abc1234"}
     header, rule, row = rtf_table([record])
     assert header.count("|") == rule.count("|") == row.count("|")
-    assert "| 100 (542.4) | 2 | 5 | 0.031 |" in row and "asr-en.encoder + de-en.decoder" in row
+    assert "| cv/manifest.tsv | 100 (542.4) | 2 | 5 | 0.031 |" in row and "asr-en.encoder + de-en.decoder" in row
+
+
+def test_an_asr_baseline_kept_from_its_first_epochs_is_flagged_beside_the_verdicts():
+    def baseline(best: int) -> dict:
+        return {"system": "baseline", "test_set": "synthetic-test", "best_epoch": best, "train_epochs_completed": 17,
+                "valid_wer_greedy": 84.06}
+
+    caveat = early_baseline_caveat([baseline(1)], "synthetic-test")
+    assert "epoch-1 checkpoint of 17 epochs" in caveat[0] and "84.1 %" in caveat[0]
+    assert early_baseline_caveat([baseline(15)], "synthetic-test") == []
+    assert early_baseline_caveat([baseline(1)], "commonvoice") == []  # another test set's baseline is not this one
