@@ -10,7 +10,7 @@ of both on the whole test set.
 Then speech: the English speech encoder (trained on synthetic speech, recipes/asr) composed with the
 same De→En translation decoder, which never heard speech, transcribes five real Common Voice clips
 (data/commonvoice_demo/), printing the CTC readout of every interface of the chain, the decoder's
-output, the WER on those clips and the real-time factor. About 30 s on 2 cores; `make demo-train`
+output, the WER on those clips and the real-time factor. About 15 s on 2 cores; `make demo-train`
 trains a small model from scratch instead.
 """
 
