@@ -603,6 +603,14 @@ def throughput_section(bench: dict) -> list[str]:
     return lines
 
 
+def bench_section(prefix: str, heading: str, intro: str, table) -> list[str]:
+    """A results.md section for every results/bench/<prefix>*.json a benchmark wrote; nothing when none did."""
+    paths = sorted((ROOT / "results" / "bench").glob(f"{prefix}*.json"))
+    if not paths:
+        return []
+    return [f"## {heading}", "", intro, "", *table([json.loads(path.read_text()) for path in paths]), ""]
+
+
 def rtf_table(benches: list[dict]) -> list[str]:
     """One row per run of benchmarks/transcribe_rtf.py."""
     lines = ["| model | manifest | clips (audio s) | threads | beam | real-time factor | hardware | commit |",
@@ -791,22 +799,16 @@ def main() -> None:
                 "absolute figures.", ""]
         for path in benches:
             out += throughput_section(json.loads(path.read_text())) + [""]
-    fbanks = sorted((ROOT / "results" / "bench").glob("fbank_throughput*.json"))
-    if fbanks:
-        out += ["## Feature extraction throughput", "",
-                "Issue #4 asks for the speed of the filterbank front end against kaldi-native-fbank. "
-                "`python benchmarks/fbank_throughput.py`: 80-bin Kaldi filterbanks (25 ms / 10 ms, dither 0) of "
-                "the 100 real Common Voice clips, already in memory, best of 3 passes, on an otherwise idle "
-                "machine; seconds of audio per second of wall time (higher is better).", ""]
-        out += fbank_table([json.loads(path.read_text()) for path in fbanks]) + [""]
-    rtfs = sorted((ROOT / "results" / "bench").glob("transcribe_rtf*.json"))
-    if rtfs:
-        out += ["## Transcription speed", "",
-                "Issue #4 asks for the real-time factor of `legonn transcribe` on 2 cores. "
-                "`python benchmarks/transcribe_rtf.py`: audio reading, filterbanks, the encoder and beam search, "
-                "best of 2 passes over every clip of the manifest after a warm-up clip, on an otherwise idle "
-                "machine; compute seconds per second of audio (lower is faster).", ""]
-        out += rtf_table([json.loads(path.read_text()) for path in rtfs]) + [""]
+    out += bench_section("fbank_throughput", "Feature extraction throughput",
+                         "Issue #4 asks for the speed of the filterbank front end against kaldi-native-fbank. "
+                         "`python benchmarks/fbank_throughput.py`: 80-bin Kaldi filterbanks (25 ms / 10 ms, dither 0) "
+                         "of the 100 real Common Voice clips, already in memory, best of 3 passes, on an otherwise "
+                         "idle machine; seconds of audio per second of wall time (higher is better).", fbank_table)
+    out += bench_section("transcribe_rtf", "Transcription speed",
+                         "Issue #4 asks for the real-time factor of `legonn transcribe` on 2 cores. "
+                         "`python benchmarks/transcribe_rtf.py`: audio reading, filterbanks, the encoder and beam "
+                         "search, best of 2 passes over every clip of the manifest after a warm-up clip, on an "
+                         "otherwise idle machine; compute seconds per second of audio (lower is faster).", rtf_table)
     atomic_write_bytes(ROOT / "docs" / "results.md", ("\n".join(out) + "\n").encode())
     print(f"wrote {ROOT / 'docs' / 'results.md'}")
     update_readme(multi30k)
