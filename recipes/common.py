@@ -161,6 +161,8 @@ def score_system(config: Path, test_sets: TestSets, results_dir: Path, system: s
         "task": cfg.task,
         "checkpoint": str(Path(cfg.out_dir) / "checkpoint_best.safetensors"),
         **({"valid_wer_greedy": ckpt.state.best_wer} if speech else {"valid_bleu_greedy": ckpt.state.best_bleu}),
+        # train.select_on: interface picks the best checkpoint by (and the figure above is) a CTC readout
+        **({"selected_on": ckpt.state.best_on} if ckpt.state.best_on.startswith("valid_ctc") else {}),
         "best_epoch": ckpt.state.epoch - 1,
         "training_finished": training_finished(cfg, last),
         "params": sum(v.numel() for v in ckpt.model.values()),

@@ -37,6 +37,34 @@ def test_speech_run_selects_on_wer_and_saves_its_front_end(tiny_speech_config, t
         assert ckpt.extra["data"]["length_ratio"]["alpha"] == 1.0  # K/L statistics over subsampled frames
 
 
+def _validations(run_dir):
+    records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    return [r for r in records if "valid_wer" in r]
+
+
+def test_select_on_interface_picks_by_ctc_readout_and_a_switch_on_resume_starts_afresh(tiny_speech_config, tmp_path):
+    result = train(tiny_speech_config, "train.select_on=interface", "train.max_steps=0", "train.max_epochs=3")
+    epochs = _validations(tmp_path / "run")
+    assert len(epochs) == 3 and all(r["best_on"] == "valid_ctc0_wer" for r in epochs)
+    assert result.state.best_on == "valid_ctc0_wer"
+    assert result.state.best_wer == min(r["valid_ctc0_wer"] for r in epochs)
+    best = load_checkpoint(tmp_path / "run" / "checkpoint_best.safetensors").state
+    assert best.best_wer == result.state.best_wer and best.best_on == "valid_ctc0_wer"
+
+    result = train(tiny_speech_config, "train.max_steps=0", "train.max_epochs=5")  # back to the decoder's output
+    after = _validations(tmp_path / "run")[3:]
+    assert len(after) == 2 and all("best_on" not in r for r in after)
+    assert result.state.best_on == "valid_wer"
+    assert result.state.best_wer == min(r["valid_wer"] for r in after)  # the CTC-readout best no longer counts
+
+
+def test_select_on_interface_needs_an_interface_in_the_target_vocabulary(tiny_speech_config):
+    with pytest.raises(LegoError, match="train.select_on.*none"):
+        train(tiny_speech_config, "model.arch=baseline", "train.select_on=interface")
+    with pytest.raises(LegoError, match="train.select_on.*'decoder'"):
+        load_config(tiny_speech_config, ["train.select_on=decoder"])
+
+
 def test_speech_resume_is_exact(tiny_speech_config, tmp_path):
     train(tiny_speech_config, "train.max_steps=3")
     train(tiny_speech_config)  # resumes at step 3 → 6

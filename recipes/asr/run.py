@@ -18,8 +18,9 @@ Stages, for ingestor I ∈ {wemb, beamconv}:
 The three-module chain (WEmb hand-overs; first `python recipes/asr/prepare_data.py --phonemes`):
   three-module            train module B, phonemes → sub-words, from text (phonemes-to-en.yaml; dataset B),
                           then module A, speech → phonemes (speech-to-phonemes.yaml; dataset A), export
-                          both to runs/asr-en/bricks/, compose A + B + the De→En decoder (three modules
-                          from three datasets, never trained together) and score it
+                          both to runs/asr-en/bricks/ (each at its best CTC readout — train.select_on:
+                          interface — since their own decoders only teach them), compose A + B + the De→En
+                          decoder (three modules from three datasets, never trained together) and score it
   three-module-fine-tune  train recipes/asr/three-module-fine-tuned.yaml (that chain, on the speech), score it
 
 Schedule: the speech encoder's CTC leaves its plateau slowly, whatever the OLC ratio, ingestor or

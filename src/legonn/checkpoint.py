@@ -32,6 +32,7 @@ class TrainerState:
     batches_done: int = 0
     best_bleu: float = -1.0
     best_wer: float = -1.0  # speech runs select on WER; -1: none yet
+    best_on: str = ""  # the validation entry best_* were measured on ("": valid_bleu or valid_wer, older runs)
     bad_epochs: int = 0
     train_seconds: float = 0.0
     target_tokens: int = 0

@@ -62,7 +62,10 @@ class TrainConfig:
     save_every: steps between `last` checkpoints; valid_max_sentences: cap on validation decoding
     (an evenly spaced subset of the dev set);
     freeze: modules ('encoder', 'decoder') whose weights stay fixed (kept in eval mode, no dropout);
-    spec_augment: SpecAugment masks on speech features during training (legonn.data.features).
+    spec_augment: SpecAugment masks on speech features during training (legonn.data.features);
+    select_on: what picks checkpoint_best and counts patience — 'output', the decoder's greedy output, or
+    'interface', the CTC readout of the last interface in the target vocabulary (for a module trained only
+    to be exported as an encoder brick, whose own decoder is a throwaway teacher).
     """
 
     max_tokens: int = 4096
@@ -85,6 +88,7 @@ class TrainConfig:
     valid_max_sentences: int = 0
     freeze: tuple[str, ...] = ()
     spec_augment: bool = True
+    select_on: str = "output"
 
 
 @dataclass(frozen=True)
@@ -208,6 +212,7 @@ def _read_yaml(path: Path, depth: int = 0) -> dict:
 
 
 LR_SCHEDULES = ("inverse_sqrt", "linear")
+SELECT_ON = ("output", "interface")
 
 # Fields that only make sense above zero; 0 would crash deep inside the model or the loop.
 _POSITIVE = {
@@ -234,6 +239,9 @@ def check_values(cfg: ExperimentConfig) -> ExperimentConfig:
     if cfg.train.lr_schedule not in LR_SCHEDULES:
         raise LegoError(f"config key 'train.lr_schedule': expected one of {', '.join(LR_SCHEDULES)}, "
                         f"got {cfg.train.lr_schedule!r}")
+    if cfg.train.select_on not in SELECT_ON:
+        raise LegoError(f"config key 'train.select_on': expected one of {', '.join(SELECT_ON)}, "
+                        f"got {cfg.train.select_on!r}")
     for name in cfg.train.freeze:
         if name not in ("encoder", "decoder") and not re.fullmatch(r"module\d+", name):
             raise LegoError(f"config key 'train.freeze': unknown module {name!r} (expected encoder, decoder or "

@@ -209,6 +209,7 @@ class Trainer:
         # what each interface speaks, upstream first: read-outs decode with it, CTC applies where it is the target
         self.interface_vocabs = interface_vocabularies(
             self.model, [v for v in (self.src_vocab, self.tgt_vocab, *self.more_vocabs) if v is not None])
+        self.selection_key = self._selection_key()
         self.frozen = freeze(self.model, cfg.train.freeze)
         # same initial weights everywhere (DDP also broadcasts rank 0's), but each rank its own dropout masks
         torch.manual_seed(cfg.train.seed + 1000 * self.dist.rank)
@@ -328,6 +329,16 @@ class Trainer:
         """Model selection: BLEU (higher is better) for translation, WER (lower is better) for speech."""
         return "wer" if self.data.speech else "bleu"
 
+    def _selection_key(self) -> str:
+        """The validation entry that picks checkpoint_best and counts patience (train.select_on)."""
+        if self.cfg.train.select_on == "output":
+            return f"valid_{self.metric}"
+        scored = [i for i, vocab in enumerate(self.interface_vocabs) if vocab.id == self.tgt_vocab.id]
+        if not scored:
+            raise LegoError("config key 'train.select_on': 'interface' needs an interface that speaks the target "
+                            "vocabulary (its CTC readout is scored against the references); this model has none")
+        return f"valid_ctc{scored[-1]}_{self.metric}"
+
     def validate(self) -> dict:
         """Greedy-decode the validation set: BLEU (or WER) of the decoder and of each interface's CTC readout."""
         picked = evenly_spaced(len(self.data.valid_sources), self.cfg.train.valid_max_sentences)
@@ -426,21 +437,26 @@ class Trainer:
             valid_start = time.time()
             record = self.validate()
             epoch_seconds_total = epoch_seconds + time.time() - valid_start
+            if (st.best_on or f"valid_{self.metric}") != self.selection_key:
+                # train.select_on changed on resume: a best measured on another entry is no yardstick
+                st.best_bleu, st.best_wer, st.bad_epochs = -1.0, -1.0, 0
+            st.best_on = self.selection_key
+            value = record[self.selection_key]
             if self.data.speech:
-                value = record["valid_wer"]
                 improved = st.best_wer < 0 or value < st.best_wer
                 st.best_wer = value if improved else st.best_wer
             else:
-                value = record["valid_bleu"]
                 improved = value > st.best_bleu
                 st.best_bleu = value if improved else st.best_bleu
             st.bad_epochs = 0 if improved else st.bad_epochs + 1
             best = st.best_wer if self.data.speech else st.best_bleu
+            on_output = self.selection_key == f"valid_{self.metric}"
             self._log({"step": st.step, "epoch": st.epoch - 1, "epoch_seconds": round(epoch_seconds, 1), **record,
-                       f"best_{self.metric}": best})
+                       f"best_{self.metric}": best, **({} if on_output else {"best_on": self.selection_key})})
             if self.progress:
                 summary = " ".join(f"{k}={v}" for k, v in record.items())
-                tqdm.write(f"epoch {st.epoch - 1}: {summary} best={best}"
+                label = "best" if on_output else f"best({self.selection_key})"
+                tqdm.write(f"epoch {st.epoch - 1}: {summary} {label}={best}"
                            f"{_time_left(t, st, epoch_seconds_total, self._budget_left_s())}")
         # every rank takes part in saving (it gathers their RNG states), so all must know the verdict
         if self.dist.broadcast_flag(improved):
