@@ -69,8 +69,11 @@ def _status(r: dict) -> str:
     if r.get("training_finished", True):
         cap = _step_cap(r)
         return f" (stopped at {cap:,} updates by a cap set for this run)" if cap else ""
-    budget = _budget(r)
-    return f" (stopped by a {budget:g}-min time budget)" if budget else " (training in progress)"
+    if not _budget(r):
+        return " (training in progress)"
+    # the budget of the last start alone would understate a run restarted under several budgets
+    minutes = r.get("train_minutes")
+    return f" (stopped by a time budget after {minutes:.0f} min of training)" if minutes else " (stopped by a time budget)"
 
 
 def _fmt(value, digits: int = 1) -> str:
@@ -765,7 +768,9 @@ def main() -> None:
                 "speech; *fine-tuned-…*: that composition trained further on the speech data. WER after the "
                 "normalisation of `legonn.score.normalize_for_wer` (lower-cased, punctuation removed). Targets "
                 "(issue #4): zero-shot WER ≤ the baseline's; fine-tuned ≥ 12.5 % relative WER reduction; three "
-                "modules fine-tuned ≥ 19.5 %.", ""]
+                "modules fine-tuned ≥ 19.5 %. The real-time factor is the scoring run's own, on a machine that may "
+                "have been busy training other systems; *Transcription speed* below measures `legonn transcribe` "
+                "on an idle one.", ""]
         if subset and max(subset) < 29000:
             schedules = sorted({json.dumps(r["schedule"], sort_keys=True) for r in asr if r.get("schedule")})
             out += [f"These runs train on a subset ({', '.join(f'{n:,}' for n in subset)} clips of the 29k "

@@ -354,14 +354,15 @@ def test_results_table_says_how_far_an_unfinished_run_got_and_under_what_budget(
 
     records = [{"system": "baseline", "training_finished": True, "train_epochs_completed": 40},
                {"system": "lego-wemb", "training_finished": False, "train_epochs_completed": 33,
-                "precision": "bf16", "schedule": {"time_budget_minutes": 52.0}},
+                "precision": "bf16", "schedule": {"time_budget_minutes": 52.0}, "train_minutes": 139.5},
                {"system": "lego-beamconv", "training_finished": False, "train_epochs_completed": 35,
                 "precision": "fp32"}]  # written before results recorded the budget
     assert _unfinished(records) == (
         " lego-beamconv was scored after 35 epochs, before its config's end (fp32 training)."
         " lego-wemb was scored after 33 epochs, before its config's end (bf16 training; its last start ran "
         "under a 52-minute time budget).")
-    assert [_status(r) for r in records] == ["", " (stopped by a 52-min time budget)", " (training in progress)"]
+    assert [_status(r) for r in records] == ["", " (stopped by a time budget after 140 min of training)",
+                                             " (training in progress)"]
 
 
 def test_results_table_describes_each_learning_rate_schedule_once():
