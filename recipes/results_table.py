@@ -788,6 +788,12 @@ def main() -> None:
                     "but say nothing yet about LegoNN against the baseline. A WER above 100 % is a decoder that "
                     "loops and inserts words; model selection on validation WER can then prefer an early "
                     "checkpoint whose outputs are short.", ""]
+        if (ROOT / "docs" / "figures" / "asr-en-curves.png").exists():
+            out += ["![English ASR training curves](figures/asr-en-curves.png)", "",
+                    "Training loss and greedy validation WER per epoch (`legonn curves "
+                    "results/asr-en/baseline.metrics.jsonl results/asr-en/lego-wemb.metrics.jsonl "
+                    "results/asr-en/fine-tuned-wemb.metrics.jsonl -o docs/figures/asr-en-curves.png`). The validation "
+                    "clips are spoken by training voices, so validation WER sits below the synthetic test set's.", ""]
         hardware = sorted({r["hardware"] for r in asr if r.get("hardware")})
         out += [f"Hardware: {'; '.join(hardware) or '–'}.", ""]
     benches = sorted((ROOT / "results" / "bench").glob("train_throughput*.json"))

@@ -35,6 +35,24 @@ def test_training_curves_read_a_metrics_log_kept_beside_the_results(tmp_path):
     assert out.read_bytes().startswith(PNG_MAGIC)
 
 
+def _log(path, valid: dict):
+    path.write_text(json.dumps({"step": 1, "loss": 2.0, "nll": 1.5, "ctc": [1.0]}) + "\n"
+                    + json.dumps({"step": 1, "epoch": 1, **valid}) + "\n")
+    return path
+
+
+def test_training_curves_plot_wer_for_speech_runs_and_refuse_to_mix_it_with_bleu(tmp_path):
+    speech = _log(tmp_path / "lego-wemb.metrics.jsonl", {"valid_wer": 52.9, "valid_ctc0_wer": 42.4})
+    chain = _log(tmp_path / "speech-to-phonemes.metrics.jsonl", {"valid_wer": 80.0, "valid_ctc0_wer": 60.0})
+    out = tmp_path / "curves.png"
+    assert training_curves([speech, chain], out) == "WER"
+    assert out.read_bytes().startswith(PNG_MAGIC)
+    text = _log(tmp_path / "de-en.metrics.jsonl", {"valid_bleu": 30.0, "valid_ctc1_bleu": 20.0})
+    assert training_curves([text], out) == "BLEU"
+    with pytest.raises(LegoError, match=r"mix BLEU \(de-en\) and WER \(lego-wemb, speech-to-phonemes\)"):
+        training_curves([speech, text, chain], out)
+
+
 def test_training_curves_names_bad_line(tmp_path):
     (tmp_path / "metrics.jsonl").write_text('{"step": 1}\nnot json\n')
     with pytest.raises(LegoError, match=r"metrics.jsonl:2"):

@@ -271,8 +271,9 @@ def transcribe(audio, checkpoint, manifest, opts, show_ctc, json_out):
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="PNG to write.")
 @friendly_errors
 def curves(runs, output):
-    """Plot training loss and validation BLEU of one or more RUNS: run folders (their metrics.jsonl) or
-    metrics logs, such as the copies the recipes keep beside their results (results/*/SYSTEM.metrics.jsonl)."""
+    """Plot training loss and validation BLEU (translation) or WER (speech) of one or more RUNS: run
+    folders (their metrics.jsonl) or metrics logs, such as the copies the recipes keep beside their results
+    (results/*/SYSTEM.metrics.jsonl)."""
     from legonn.plots import training_curves
 
     training_curves(list(runs), output)

@@ -47,29 +47,51 @@ def _metrics_and_label(run: Path) -> tuple[Path, str]:
     return run, run.name.removesuffix(METRICS_SUFFIX).removesuffix(".jsonl")
 
 
-def training_curves(runs: list[Path], out: Path) -> None:
-    """Training loss (CE and CTC) against steps and validation BLEU against epochs, one line per run;
-    each run is a run folder or a metrics log (see _metrics_and_label)."""
-    fig, (ax_loss, ax_bleu) = plt.subplots(1, 2, figsize=(11, 4))
-    for run in runs:
-        path, label = _metrics_and_label(run)
-        records = _read_metrics(path)
+def _validation_metric(records: list[dict]) -> str | None:
+    """'bleu' (translation), 'wer' (speech) or None (no validation yet) — what a run's epochs record."""
+    for record in records:
+        for metric in ("bleu", "wer"):
+            if f"valid_{metric}" in record:
+                return metric
+    return None
+
+
+def training_curves(runs: list[Path], out: Path) -> str:
+    """Training loss (NLL and CTC) against updates and validation BLEU or WER (greedy: the decoder, and each
+    interface's CTC readout) against epochs, one colour per run; each run is a run folder or a metrics log
+    (see _metrics_and_label). Returns the validation metric plotted, 'BLEU' or 'WER'; runs that mix the
+    two are an error (one axis cannot carry both)."""
+    logs = [(label, _read_metrics(path)) for path, label in map(_metrics_and_label, runs)]
+    metrics = {label: m for label, records in logs if (m := _validation_metric(records))}
+    if len(set(metrics.values())) > 1:
+        by = {m: ", ".join(label for label, x in metrics.items() if x == m) for m in set(metrics.values())}
+        raise LegoError(f"curves: runs mix BLEU ({by['bleu']}) and WER ({by['wer']}); plot them separately")
+    metric = next(iter(metrics.values()), "bleu")
+    name = metric.upper()
+    fig, (ax_loss, ax_valid) = plt.subplots(1, 2, figsize=(11, 4))
+    for label, records in logs:
         steps = [r for r in records if "loss" in r]
-        epochs = [r for r in records if "valid_bleu" in r]
+        epochs = [r for r in records if f"valid_{metric}" in r]
         line, = ax_loss.plot([r["step"] for r in steps], [r["nll"] for r in steps], label=f"{label} NLL")
         if steps and steps[0].get("ctc"):
             ax_loss.plot([r["step"] for r in steps], [r["ctc"][0] for r in steps], "--", color=line.get_color(),
                          label=f"{label} CTC")
-        ax_bleu.plot([r["epoch"] for r in epochs], [r["valid_bleu"] for r in epochs], "o-", label=f"{label} decoder")
-        if epochs and "valid_ctc0_bleu" in epochs[0]:
-            ax_bleu.plot([r["epoch"] for r in epochs], [r["valid_ctc0_bleu"] for r in epochs], "x--",
-                         color=ax_bleu.lines[-1].get_color(), label=f"{label} CTC readout")
+        x = [r["epoch"] for r in epochs]
+        ax_valid.plot(x, [r[f"valid_{metric}"] for r in epochs], "o-", color=line.get_color(), label=f"{label} decoder")
+        readouts = sorted({k for r in epochs for k in r if k.startswith("valid_ctc") and k.endswith(f"_{metric}")})
+        for key in readouts:  # valid_ctc<i>_<metric>: interface i's CTC readout
+            ax_valid.plot(x, [r.get(key, float("nan")) for r in epochs], "x--", color=line.get_color(),
+                          label=f"{label} CTC readout" + (f" {key[len('valid_ctc'):-len(metric) - 1]}"
+                                                          if len(readouts) > 1 else ""))
+    better = "higher" if metric == "bleu" else "lower"
     ax_loss.set(xlabel="update", ylabel="loss per token", title="training loss", ylim=(0, None))
-    ax_bleu.set(xlabel="epoch", ylabel="BLEU (greedy)", title="validation BLEU")
-    for ax in (ax_loss, ax_bleu):
+    ax_valid.set(xlabel="epoch", ylabel=f"{name} % (greedy)" if metric == "wer" else "BLEU (greedy)",
+                 title=f"validation {name} ({better} is better)")
+    for ax in (ax_loss, ax_valid):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     _save(fig, out)
+    return name
 
 
 def marginals_heatmap(marginals: Marginals, vocab: Vocabulary, out: Path, row: int = 0, top: int = 30,
