@@ -156,7 +156,8 @@ def score_system(config: Path, test_sets: TestSets, results_dir: Path, system: s
     snapshot = Path(tempfile.mkdtemp()) / "checkpoint_best.safetensors"
     shutil.copyfile(Path(cfg.out_dir) / "checkpoint_best.safetensors", snapshot)
     ckpt = load_checkpoint(snapshot)
-    last = load_checkpoint(Path(cfg.out_dir) / "checkpoint_last.safetensors").state
+    last_ckpt = load_checkpoint(Path(cfg.out_dir) / "checkpoint_last.safetensors")
+    last = last_ckpt.state
     speech = cfg.model.input == "speech"
     # time and tokens of the whole run so far; the scores come from the best checkpoint
     fields = {
@@ -166,7 +167,8 @@ def score_system(config: Path, test_sets: TestSets, results_dir: Path, system: s
         # train.select_on: interface picks the best checkpoint by (and the figure above is) a CTC readout
         **({"selected_on": ckpt.state.best_on} if ckpt.state.best_on.startswith("valid_ctc") else {}),
         "best_epoch": ckpt.state.epoch - 1,
-        "training_finished": training_finished(cfg, last),
+        # judged by the settings the run last started with (its --set overrides), not the config as read now
+        "training_finished": training_finished(last_ckpt.config, last),
         "params": sum(v.numel() for v in ckpt.model.values()),
         "train_minutes": round(last.train_seconds / 60, 1),
         "train_steps": last.step,

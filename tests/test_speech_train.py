@@ -183,6 +183,8 @@ def test_recipe_scores_a_speech_run_into_a_wer_results_record(tiny_speech_config
     direct = evaluate_speech(tmp_path / "run" / "checkpoint_best.safetensors", tiny_speech["valid"], opts, False)
     assert written["wer"] == direct["wer"] and written["ctc_readout_wer"] == direct["ctc_readout_wer"]
     assert len(written["ctc_readout_wer"]) == 1 and written["valid_wer_greedy"] >= 0
+    # the run's own --set train.max_steps=2 ended it, though the config read again now says 6
+    assert written["training_finished"] and written["schedule"]["max_steps"] == 2
     # the run's metrics log is kept beside the scores, so its curves survive the run folder
     kept = (tmp_path / "results" / "lego-wemb.metrics.jsonl").read_bytes()
     assert kept == (tmp_path / "run" / "metrics.jsonl").read_bytes() and b"valid_wer" in kept
