@@ -73,7 +73,8 @@ def _status(r: dict) -> str:
         return " (training in progress)"
     # the budget of the last start alone would understate a run restarted under several budgets
     minutes = r.get("train_minutes")
-    return f" (stopped by a time budget after {minutes:.0f} min of training)" if minutes else " (stopped by a time budget)"
+    return (f" (stopped by a time budget after {minutes:.0f} min of training)" if minutes
+            else " (stopped by a time budget)")
 
 
 def _fmt(value, digits: int = 1) -> str:
