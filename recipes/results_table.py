@@ -77,6 +77,13 @@ def _status(r: dict) -> str:
             else " (stopped by a time budget)")
 
 
+def figure_lines(name: str, alt: str, caption: str) -> list[str]:
+    """Markdown lines for docs/figures/<name> with its caption; none while the figure has not been drawn."""
+    if not (ROOT / "docs" / "figures" / name).exists():
+        return []
+    return [f"![{alt}](figures/{name})", "", caption, ""]
+
+
 def _fmt(value, digits: int = 1) -> str:
     if value is None:
         return "–"
@@ -673,12 +680,11 @@ def main() -> None:
                 f"near-parity is for WMT-sized data and models.{_unfinished(multi30k)}"]
         hardware = sorted({r["hardware"] for r in multi30k if r.get("hardware")})
         out += ["", f"Signature: `{multi30k[0]['signature']}`. Hardware: {'; '.join(hardware) or '–'}.", ""]
-        if (ROOT / "docs" / "figures" / "multi30k-curves.png").exists():
-            out += ["![training curves](figures/multi30k-curves.png)", "",
-                    "Training loss and greedy validation BLEU of the three runs in the table, from the metrics "
-                    "logs the recipe keeps beside their results (`legonn curves results/multi30k/baseline.metrics.jsonl "
-                    "results/multi30k/lego-wemb.metrics.jsonl results/multi30k/lego-beamconv.metrics.jsonl "
-                    "-o docs/figures/multi30k-curves.png`).", ""]
+        out += figure_lines("multi30k-curves.png", "training curves",
+                            "Training loss and greedy validation BLEU of the three runs in the table, from the "
+                            "metrics logs the recipe keeps beside their results (`legonn curves "
+                            "results/multi30k/baseline.metrics.jsonl results/multi30k/lego-wemb.metrics.jsonl "
+                            "results/multi30k/lego-beamconv.metrics.jsonl -o docs/figures/multi30k-curves.png`).")
         if ablations:
             out += ["### Ablations", "",
                     "`python recipes/multi30k/run.py --systems NAME` (configs `recipes/multi30k/NAME.yaml`, each "
@@ -789,12 +795,12 @@ def main() -> None:
                     "but say nothing yet about LegoNN against the baseline. A WER above 100 % is a decoder that "
                     "loops and inserts words; model selection on validation WER can then prefer an early "
                     "checkpoint whose outputs are short.", ""]
-        if (ROOT / "docs" / "figures" / "asr-en-curves.png").exists():
-            out += ["![English ASR training curves](figures/asr-en-curves.png)", "",
-                    "Training loss and greedy validation WER per epoch (`legonn curves "
-                    "results/asr-en/baseline.metrics.jsonl results/asr-en/lego-wemb.metrics.jsonl "
-                    "results/asr-en/fine-tuned-wemb.metrics.jsonl -o docs/figures/asr-en-curves.png`). The validation "
-                    "clips are spoken by training voices, so validation WER sits below the synthetic test set's.", ""]
+        out += figure_lines("asr-en-curves.png", "English ASR training curves",
+                            "Training loss and greedy validation WER per epoch (`legonn curves "
+                            "results/asr-en/baseline.metrics.jsonl results/asr-en/lego-wemb.metrics.jsonl "
+                            "results/asr-en/fine-tuned-wemb.metrics.jsonl -o docs/figures/asr-en-curves.png`). The "
+                            "validation clips are spoken by training voices, so validation WER sits below the "
+                            "synthetic test set's.")
         hardware = sorted({r["hardware"] for r in asr if r.get("hardware")})
         out += [f"Hardware: {'; '.join(hardware) or '–'}.", ""]
     benches = sorted((ROOT / "results" / "bench").glob("train_throughput*.json"))
