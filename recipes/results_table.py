@@ -528,7 +528,9 @@ ASR_TARGETS = [("zero-shot-wemb", "WER ≤ the baseline's", 1.0), ("zero-shot-be
                ("fine-tuned-wemb", "≥ 12.5 % relative WER reduction", 0.875),
                ("fine-tuned-beamconv", "≥ 12.5 % relative WER reduction", 0.875),
                ("three-module-fine-tuned", "≥ 19.5 % relative WER reduction", 0.805)]
-ASR_ORDER = SYSTEM_ORDER + ["three-module-zero-shot", "three-module-fine-tuned"]
+ASR_ORDER = ["baseline", "baseline-ctc"] + SYSTEM_ORDER[1:] + ["three-module-zero-shot", "three-module-fine-tuned"]
+# the second yardstick (recipes/asr/baseline-ctc.yaml): the plain baseline with an auxiliary encoder CTC loss
+STRONGER_BASELINE = "baseline-ctc"
 UNTRAINED_WER = 80  # above it on every system, the results section says no model has learned to transcribe
 
 
@@ -569,19 +571,35 @@ def asr_table(records: list[dict], headline: str) -> list[str]:
     return lines
 
 
-def asr_target_table(records: list[dict], test_set: str) -> list[str]:
-    """Issue #4's targets on test_set: WER against the baseline's, met or missed by how much."""
+def asr_target_table(records: list[dict], test_set: str, yardstick: str = "baseline") -> list[str]:
+    """Issue #4's targets on test_set: WER against the yardstick's (the issue's plain baseline, or
+    STRONGER_BASELINE), met or missed by how much; nothing when the yardstick has no result there."""
     scores = {r["system"]: r for r in records if r["test_set"] == test_set}
-    if "baseline" not in scores:
+    if yardstick not in scores:
         return []
-    base = scores["baseline"]["wer"]
-    lines = [f"| target (issue #4, {test_set}; baseline WER {base:.2f}{_status(scores['baseline'])}) | measured | "
+    base = scores[yardstick]["wer"]
+    lines = [f"| target (issue #4, {test_set}; {yardstick} WER {base:.2f}{_status(scores[yardstick])}) | measured | "
              "verdict |", "|---|---|---|"]
     def judge(r: dict, most: float) -> tuple[str, str]:
         verdict = "met" if r["wer"] <= most * base else f"missed by {r['wer'] - most * base:.2f} WER points"
         return f"{r['wer']:.2f} ({_relative(r['wer'], base)})", verdict
 
     return lines + _target_rows(scores, ASR_TARGETS, judge)
+
+
+def stronger_baseline_targets(records: list[dict], test_set: str) -> list[str]:
+    """The targets again against STRONGER_BASELINE, introduced by what it is; nothing before it is scored."""
+    table = asr_target_table(records, test_set, STRONGER_BASELINE)
+    if not table:
+        return []
+    ctc = next(r for r in records if r["system"] == STRONGER_BASELINE and r["test_set"] == test_set)
+    plain = next((r for r in records if r["system"] == "baseline" and r["test_set"] == test_set), {})
+    return [f"The same targets against *{STRONGER_BASELINE}*: the baseline trained as the joint CTC/attention model "
+            "usual in speech recognition (`recipes/asr/baseline-ctc.yaml`: an auxiliary CTC loss on its encoder, the "
+            f"plain baseline's sizes, {_fmt(ctc.get('train_steps'))} updates against its "
+            f"{_fmt(plain.get('train_steps'))}). Its decoder still reads the encoder's hidden states, so it has no "
+            "interface and nothing in it can be swapped. The issue names the plain baseline; this is the yardstick "
+            "a speech reader would expect.", "", *table, ""]
 
 
 def early_baseline_caveat(records: list[dict], test_set: str) -> list[str]:
@@ -787,6 +805,7 @@ def main() -> None:
         out += asr_table(asr, headline) + [""]
         out += asr_target_table(asr, headline) + [""]
         out += early_baseline_caveat(asr, headline)
+        out += stronger_baseline_targets(asr, headline)
         if none_transcribes(asr):
             updates = sorted({r["train_steps"] for r in asr if r.get("train_steps")})
             out += [f"No system here has learned to transcribe yet (every WER above {UNTRAINED_WER} %, after "

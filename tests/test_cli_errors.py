@@ -110,6 +110,11 @@ def test_unknown_lr_schedule_names_the_field_and_the_choices(tiny_config):
                    "'train.lr_schedule'", "inverse_sqrt, linear")
 
 
+def test_encoder_ctc_on_a_lego_model_names_the_field(tiny_config):
+    one_line_error(legonn("train", tiny_config, "--quiet", "--set", "model.encoder_ctc=true"),
+                   "'model.encoder_ctc'", "only a baseline")
+
+
 def test_set_value_that_is_not_yaml(tiny_config):
     one_line_error(legonn("train", tiny_config, "--quiet", "--set", "train.lr=["), "train.lr")
 

@@ -437,6 +437,22 @@ def test_baseline_forward_shapes_and_padding_independence():
     assert enc.memory.shape == (2, 6, DIM) and enc.interfaces == []
 
 
+def test_baseline_encoder_ctc_head_reads_out_the_target_vocabulary():
+    torch.manual_seed(0)
+    base = build_model(ModelConfig(arch="baseline", dim=DIM, heads=HEADS, ff_dim=FF, encoder_layers=1,
+                                   decoder_layers=1, dropout=0.0, encoder_ctc=True), SRC_VOCAB, VOCAB).eval()
+    tokens, lengths = tokens_batch([6, 2])
+    with torch.no_grad():
+        logits, interfaces = base(tokens, lengths, torch.tensor([[2, 5, 6], [2, 7, 8]]))
+    (head,) = interfaces
+    assert head.vocab == VOCAB and head.log_probs.shape == (2, 6, TGT_V)
+    assert torch.equal(head.lengths, lengths)
+    assert torch.allclose(head.log_probs.exp().sum(-1), torch.ones(2, 6), atol=1e-5)
+    assert logits.shape == (2, 3, TGT_V)
+    with pytest.raises(ValueError, match="encoder_ctc"):
+        Baseline(BaselineConfig(SRC_V, TGT_V, DIM, HEADS, FF, 1, 1, 0.0, encoder_ctc=True))  # no vocabulary
+
+
 def test_output_projection_is_tied_to_embedding():
     model = lego()
     ar = model.ar

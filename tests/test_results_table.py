@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "recipes"))
-from results_table import (_status, early_baseline_caveat, ingestor_reading, ingestor_rows, ingestor_table,  # noqa: E402
-                           rtf_table)
+from results_table import (_status, asr_target_table, early_baseline_caveat, ingestor_reading,  # noqa: E402
+                           ingestor_rows, ingestor_table, rtf_table, stronger_baseline_targets)
 
 
 def _record(system: str, bleu: float, steps: int = 5000, finished: bool = True, test_set: str = "t") -> dict:
@@ -78,3 +78,22 @@ def test_an_asr_baseline_kept_from_its_first_epochs_is_flagged_beside_the_verdic
     assert "epoch-1 checkpoint of 17 epochs" in caveat[0] and "84.1 %" in caveat[0]
     assert early_baseline_caveat([baseline(15)], "synthetic-test") == []
     assert early_baseline_caveat([baseline(1)], "commonvoice") == []  # another test set's baseline is not this one
+
+
+def test_asr_targets_are_judged_again_against_the_joint_ctc_baseline_when_it_is_scored():
+    def record(system: str, wer: float, test_set: str = "synthetic-test") -> dict:
+        return {"system": system, "test_set": test_set, "wer": wer, "train_steps": 3952}
+
+    records = [record("baseline", 80.0), record("zero-shot-wemb", 60.0), record("fine-tuned-wemb", 50.0)]
+    assert stronger_baseline_targets(records, "synthetic-test") == []  # not scored yet: no second table
+    records += [record("baseline-ctc", 40.0), record("baseline-ctc", 90.0, "commonvoice")]
+    lines = stronger_baseline_targets(records, "synthetic-test")
+    assert "3,952 updates against its 3,952" in lines[0]
+    rows = "\n".join(lines)
+    assert "baseline-ctc WER 40.00" in rows
+    assert "| zero-shot-wemb WER ≤ the baseline's | 60.00 (+50.0 %) | missed by 20.00 WER points |" in rows
+    assert ("| fine-tuned-wemb ≥ 12.5 % relative WER reduction | 50.00 (+25.0 %) | missed by 15.00 WER points |"
+            in rows)
+    assert "| three-module-fine-tuned ≥ 19.5 % relative WER reduction | not measured | – |" in rows
+    plain = "\n".join(asr_target_table(records, "synthetic-test"))
+    assert "baseline WER 80.00" in plain and "| 60.00 (-25.0 %) | met |" in plain

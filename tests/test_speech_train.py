@@ -21,16 +21,18 @@ def train(config, *overrides, resume=True):
     return Trainer(load_config(config, list(overrides)), resume=resume, progress=False).run()
 
 
-@pytest.mark.parametrize("arch", ["lego", "baseline"])
+@pytest.mark.parametrize("arch", ["lego", "baseline", "baseline-ctc"])
 def test_speech_run_selects_on_wer_and_saves_its_front_end(tiny_speech_config, tmp_path, arch):
-    result = train(tiny_speech_config, f"model.arch={arch}")
+    settings = ["model.arch=baseline", "model.encoder_ctc=true"] if arch == "baseline-ctc" else [f"model.arch={arch}"]
+    result = train(tiny_speech_config, *settings)
     ckpt = load_checkpoint(tmp_path / "run" / "checkpoint_last.safetensors")
     assert ckpt.src_vocab is None and set(ckpt.extra["speech"]) == {"fbank", "cmvn"}
     assert len(ckpt.extra["speech"]["cmvn"]["mean"]) == 80
     records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     epochs = [r for r in records if "valid_wer" in r]
     assert epochs and all(r["valid_wer"] >= 0 for r in epochs) and "best_wer" in epochs[-1]
-    assert ("valid_ctc0_wer" in epochs[-1]) == (arch == "lego")
+    assert ("valid_ctc0_wer" in epochs[-1]) == (arch != "baseline")  # a joint CTC baseline reads out its head
+    assert all(len(r["ctc"]) == (arch != "baseline") for r in records if "ctc" in r)  # and trains it
     assert result.state.best_wer == min(r["valid_wer"] for r in epochs)
     assert ckpt.extra["data"]["frames"] > 0 and ckpt.extra["data"]["train_manifest"].endswith("manifest.tsv")
     if arch == "lego":

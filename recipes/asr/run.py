@@ -10,6 +10,8 @@
 
 Stages, for ingestor I ∈ {wemb, beamconv}:
   baseline   train recipes/asr/baseline.yaml (a monolithic transformer ASR model) and score it
+  baseline-ctc  the same model with an auxiliary CTC loss on its encoder (joint CTC/attention, still no
+             interface): recipes/asr/baseline-ctc.yaml, a second, stronger yardstick
   lego       train recipes/asr/lego-I.yaml (LegoNN ASR with its own decoder; its OLC ratio is fitted to the
              De→En decoder's card), score it, export its speech encoder → models/asr-en-I/
   zero-shot  compose models/asr-en-I/asr-en.encoder + models/de-en-I/de-en.decoder (a translation decoder,
@@ -57,7 +59,7 @@ SPEECH = ROOT / "data" / "speech"
 TEST_SETS = {"synthetic-test": (SPEECH / "test" / "manifest.tsv", None),
              "commonvoice": (SPEECH / "commonvoice" / "manifest.tsv", None)}
 INGESTORS = ("wemb", "beamconv")
-STAGES = ("baseline", "lego", "zero-shot", "fine-tune", "three-module", "three-module-fine-tune")
+STAGES = ("baseline", "baseline-ctc", "lego", "zero-shot", "fine-tune", "three-module", "three-module-fine-tune")
 TASK = "asr-en"
 RESULTS = ROOT / "results" / TASK
 CHAIN = ROOT / "runs" / "asr-en" / "bricks"  # the chain's own modules A and B (not shipped)
@@ -85,6 +87,8 @@ def run(ingestors: list[str], stages: list[str], score_only: bool, overrides: li
             raise LegoError(f"{manifest}: missing; run `python recipes/asr/prepare_data.py` first")
     if "baseline" in stages:
         train_and_score(HERE / "baseline.yaml", "baseline")
+    if "baseline-ctc" in stages:
+        train_and_score(HERE / "baseline-ctc.yaml", "baseline-ctc")
     for ing in ingestors:
         if "lego" in stages:
             decoder_brick(ing)  # the encoder's `length_ratio: auto` reads its card

@@ -249,6 +249,9 @@ def check_values(cfg: ExperimentConfig) -> ExperimentConfig:
     if cfg.init.composed and (cfg.init.encoder or cfg.init.decoder):
         raise LegoError("config key 'init.composed': starts from a whole composition, so init.encoder and "
                         "init.decoder must be empty")
+    if cfg.model.encoder_ctc and cfg.model.arch != "baseline":
+        raise LegoError("config key 'model.encoder_ctc': only a baseline takes it (a LegoNN encoder's interface "
+                        "already has its CTC loss)")
     if cfg.model.length_ratio == "auto" and not cfg.init.length_reference:
         raise LegoError("config key 'model.length_ratio': 'auto' needs init.decoder or init.length_ratio_from "
                         "(the decoder brick to fit)")

@@ -62,6 +62,7 @@ class ModelConfig:
     encoder_layers: baseline encoder depth, or LegoNN group-1 depth; group2_layers: OLC blocks;
     length_ratio: OLC α, or 'auto' (fit to init.decoder's card, resolved before building); ingestor: 'wemb' | 'beamconv' with receptive_field / beam / kernel;
     ingest_layers: decoder-side encoder layers over the ingested marginals.
+    encoder_ctc: baseline only — an auxiliary CTC head on its encoder (joint CTC/attention, no interface).
     """
 
     arch: str = "lego"
@@ -85,6 +86,7 @@ class ModelConfig:
     encoder_ingestor: str = "wemb"
     input_stretch: float = 2.0
     input_smoothing: float = 0.05
+    encoder_ctc: bool = False
 
 
 INPUTS = ("tokens", "speech", "token-marginals")
@@ -100,7 +102,7 @@ def build_model(cfg: ModelConfig, src_vocab: VocabId | None, tgt_vocab: VocabId)
     if cfg.arch == "baseline":
         return Baseline(BaselineConfig(src_vocab_size, tgt_vocab.size, cfg.dim, cfg.heads, cfg.ff_dim,
                                        cfg.encoder_layers, cfg.decoder_layers, cfg.dropout, cfg.input,
-                                       cfg.feature_dim, cfg.channels))
+                                       cfg.feature_dim, cfg.channels, cfg.encoder_ctc), tgt_vocab)
     if cfg.arch != "lego":
         raise ValueError(f"model.arch: unknown architecture {cfg.arch!r} (expected 'lego' or 'baseline')")
     if cfg.input == "token-marginals":

@@ -1,13 +1,19 @@
-"""A plain transformer encoder-decoder of matching size: no interface, hidden states cross over."""
+"""A plain transformer encoder-decoder of matching size: no interface, hidden states cross over.
+
+With `encoder_ctc` it is the joint CTC/attention model usual in speech recognition: an auxiliary CTC head
+over the target vocabulary on the encoder's output helps attention find the alignment on small data.
+The decoder still reads the encoder's hidden states, never that head's distributions, so the model stays
+monolithic (nothing can be swapped); the head's greedy readout is reported beside the decoder's output."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
 
+import torch
 from torch import Tensor, nn
 
-from legonn.interface import lengths_to_padding_mask
+from legonn.interface import Marginals, VocabId, lengths_to_padding_mask
 from legonn.modules.decoder import AutoregressiveDecoder, Encoded
 from legonn.nn import MIN_FRAMES, Conv2dSubsampling, Dropout, EncoderLayer, sinusoidal_positions
 
@@ -28,14 +34,19 @@ class BaselineConfig:
     input: str = "tokens"
     feature_dim: int = 80
     channels: int = 256
+    encoder_ctc: bool = False
 
 
 class Baseline(nn.Module):
     """Tokens → transformer encoder → autoregressive decoder (the ordinary, non-modular model)."""
 
-    def __init__(self, cfg: BaselineConfig):
+    def __init__(self, cfg: BaselineConfig, ctc_vocab: VocabId | None = None):
+        """ctc_vocab: the target vocabulary's id, which the encoder's CTC head speaks (needed with encoder_ctc)."""
         super().__init__()
+        if cfg.encoder_ctc and (ctc_vocab is None or ctc_vocab.size != cfg.out_vocab_size):
+            raise ValueError("model.encoder_ctc: the encoder's CTC head needs the target vocabulary")
         self.cfg = cfg
+        self.ctc_vocab = ctc_vocab if cfg.encoder_ctc else None
         if cfg.input == "speech":
             self.subsample = Conv2dSubsampling(cfg.feature_dim, cfg.dim, cfg.channels)
         elif cfg.input == "tokens":
@@ -48,11 +59,14 @@ class Baseline(nn.Module):
         )
         self.norm = nn.LayerNorm(cfg.dim)
         self.drop = Dropout(cfg.dropout)
+        if cfg.encoder_ctc:  # own projection (blank included): tying it to the decoder's embedding would couple the two
+            self.ctc_head = nn.Linear(cfg.dim, cfg.out_vocab_size)
         self.ar = AutoregressiveDecoder(cfg.out_vocab_size, cfg.dim, cfg.heads, cfg.ff_dim, cfg.decoder_layers,
                                         cfg.dropout)
 
     def encode(self, inputs: Tensor, lengths: Tensor) -> Encoded:
-        """tokens B × T, or features B × T × F (→ T' ≈ T/4) → memory B × T × D (no interfaces)."""
+        """tokens B × T, or features B × T × F (→ T' ≈ T/4) → memory B × T' × D; interfaces: [] or, with
+        encoder_ctc, the CTC head's Marginals B × T' × V (a readout, not a hand-over)."""
         if self.cfg.input == "speech":
             if int(lengths.min()) < MIN_FRAMES:
                 raise ValueError(f"an utterance of {int(lengths.min())} frames is too short for 4× subsampling")
@@ -64,9 +78,13 @@ class Baseline(nn.Module):
         mask = lengths_to_padding_mask(lengths, t)
         for layer in self.layers:
             x = layer(x, mask)
-        return Encoded(self.norm(x), mask, [])
+        memory = self.norm(x)
+        if self.ctc_vocab is None:
+            return Encoded(memory, mask, [])
+        log_probs = self.ctc_head(memory).log_softmax(-1, dtype=torch.float32)
+        return Encoded(memory, mask, [Marginals(log_probs, lengths, self.ctc_vocab)])
 
-    def forward(self, inputs: Tensor, lengths: Tensor, prev_tokens: Tensor) -> tuple[Tensor, list]:
-        """→ (logits B × L × V, no interfaces)."""
+    def forward(self, inputs: Tensor, lengths: Tensor, prev_tokens: Tensor) -> tuple[Tensor, list[Marginals]]:
+        """→ (logits B × L × V, [] or the encoder CTC head's Marginals)."""
         enc = self.encode(inputs, lengths)
-        return self.ar(prev_tokens, enc.memory, enc.padding_mask), []
+        return self.ar(prev_tokens, enc.memory, enc.padding_mask), enc.interfaces
