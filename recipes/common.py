@@ -189,9 +189,9 @@ def score_system(config: Path, test_sets: TestSets, results_dir: Path, system: s
         fields["train_utterances"] = ckpt.extra["data"]["pairs"]
     if ckpt.config.data.train_limit:
         fields["train_limit"] = ckpt.config.data.train_limit
-    init_cards = [c for c in (cfg.init.encoder, cfg.init.decoder) if c]
+    init_cards = start_cards(cfg.init)
     if init_cards:  # a fine-tuned composition: name the bricks it started from, as score_composed does
-        fields["bricks"] = [brick_origin(Path(c), read_card(c)) for c in init_cards]
+        fields["bricks"] = [brick_origin(c, read_card(c)) for c in init_cards]
     try:
         records = _record_runs(snapshot, test_sets, results_dir, system, opts, fields)
     finally:
@@ -201,6 +201,15 @@ def score_system(config: Path, test_sets: TestSets, results_dir: Path, system: s
     if log.is_file():
         atomic_write_bytes(results_dir / f"{system}{METRICS_SUFFIX}", log.read_bytes())
     return records
+
+
+def start_cards(init) -> list[Path]:
+    """The brick cards a run started from: init.encoder and init.decoder, or every module of the composed
+    folder init.composed names (a fine-tuned chain); none for a run trained from scratch."""
+    if init.composed:
+        order = json.loads((Path(init.composed) / COMPOSITION_FILE).read_text())
+        return [Path(init.composed) / m for m in order["modules"]]
+    return [Path(c) for c in (init.encoder, init.decoder) if c]
 
 
 def repo_path(path: Path) -> str:

@@ -1,6 +1,7 @@
 """Every recipe config loads, and names data and vocabularies that ship with the repository; the
 recipes' shared helpers (recipes/common.py) describe the machine a result came from."""
 
+import json
 import sys
 from pathlib import Path
 
@@ -45,3 +46,19 @@ def test_hardware_names_the_widest_vector_extension(flags, isa, monkeypatch):
     assert isa in described and "cores, torch" in described
     monkeypatch.setattr(common, "cpu_flags", lambda: set())
     assert "AVX" not in common.hardware() and "AMX" not in common.hardware()  # no flags known (e.g. macOS)
+
+
+def test_a_fine_tuned_run_names_the_bricks_it_started_from(tmp_path):
+    """A fine-tuned pair names init.encoder and init.decoder; a fine-tuned chain, every module of the
+    composed folder it started from, in chain order (the results table's 'modules trained on')."""
+    sys.path.insert(0, str(ROOT / "recipes"))
+    import common
+
+    from legonn.config import InitConfig
+
+    assert common.start_cards(InitConfig()) == []
+    pair = InitConfig(encoder="models/x/a.encoder.json", decoder="models/y/b.decoder.json")
+    assert common.start_cards(pair) == [Path("models/x/a.encoder.json"), Path("models/y/b.decoder.json")]
+    modules = ["asr-phonemes.encoder.json", "phonemes-en.encoder.json", "de-en.decoder.json"]
+    (tmp_path / "composition.json").write_text(json.dumps({"format": "legonn-composition-1", "modules": modules}))
+    assert common.start_cards(InitConfig(composed=str(tmp_path))) == [tmp_path / m for m in modules]
