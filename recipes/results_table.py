@@ -816,10 +816,11 @@ def main() -> None:
                     "checkpoint whose outputs are short.", ""]
         out += figure_lines("asr-en-curves.png", "English ASR training curves",
                             "Training loss and greedy validation WER per epoch (`legonn curves "
-                            "results/asr-en/baseline.metrics.jsonl results/asr-en/lego-wemb.metrics.jsonl "
-                            "results/asr-en/fine-tuned-wemb.metrics.jsonl -o docs/figures/asr-en-curves.png`). The "
-                            "validation clips are spoken by training voices, so validation WER sits below the "
-                            "synthetic test set's.")
+                            "results/asr-en/baseline.metrics.jsonl results/asr-en/baseline-ctc.metrics.jsonl "
+                            "results/asr-en/lego-wemb.metrics.jsonl results/asr-en/fine-tuned-wemb.metrics.jsonl "
+                            "results/asr-en/three-module-fine-tuned.metrics.jsonl "
+                            "-o docs/figures/asr-en-curves.png`). The validation clips are spoken by training voices, "
+                            "so validation WER sits below the synthetic test set's.")
         hardware = sorted({r["hardware"] for r in asr if r.get("hardware")})
         out += [f"Hardware: {'; '.join(hardware) or '–'}.", ""]
     benches = sorted((ROOT / "results" / "bench").glob("train_throughput*.json"))
