@@ -22,7 +22,8 @@ from pathlib import Path
 
 import torch
 
-from legonn.bricks import COMPOSITION_FILE, LengthRatioWarning, compose, export_brick, load_composed, read_card
+from legonn.bricks import (COMPOSITION_FILE, LengthRatioWarning, compose, composition_cards, export_brick,
+                           load_composed, read_card)
 from legonn.checkpoint import load_checkpoint
 from legonn.config import load_config
 from legonn.errors import LegoError
@@ -207,8 +208,7 @@ def start_cards(init) -> list[Path]:
     """The brick cards a run started from: init.encoder and init.decoder, or every module of the composed
     folder init.composed names (a fine-tuned chain); none for a run trained from scratch."""
     if init.composed:
-        order = json.loads((Path(init.composed) / COMPOSITION_FILE).read_text())
-        return [Path(init.composed) / m for m in order["modules"]]
+        return composition_cards(init.composed)
     return [Path(c) for c in (init.encoder, init.decoder) if c]
 
 

@@ -307,18 +307,21 @@ def compose(card_paths: list[Path], out_dir: Path) -> tuple[Path, list[str]]:
     return path, notes
 
 
-def load_composed(folder: str | Path) -> tuple[LegoModel, list[Brick]]:
-    """A LegoModel from a composed folder; every hand-over is checked first."""
+def composition_cards(folder: str | Path) -> list[Path]:
+    """The card of each module of a composed folder, in chain order (read from its composition file)."""
     folder = Path(folder)
     path = folder / COMPOSITION_FILE
     if not path.is_file():
         raise LegoError(f"{folder}: no {COMPOSITION_FILE} (make one with `legonn compose`)")
     try:
-        order = json.loads(path.read_text(encoding="utf-8"))
-        modules = order["modules"]
+        return [folder / m for m in json.loads(path.read_text(encoding="utf-8"))["modules"]]
     except (json.JSONDecodeError, KeyError, TypeError) as exc:
         raise LegoError(f"{path}: not a composition file ({exc})") from None
-    bricks = [load_brick(folder / m) for m in modules]
+
+
+def load_composed(folder: str | Path) -> tuple[LegoModel, list[Brick]]:
+    """A LegoModel from a composed folder; every hand-over is checked first."""
+    bricks = [load_brick(card) for card in composition_cards(folder)]
     check_chain(bricks)
     return LegoModel([b.module for b in bricks[:-1]], bricks[-1].module).eval(), bricks
 

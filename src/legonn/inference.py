@@ -73,12 +73,10 @@ def load_model(path: str | Path) -> LoadedModel:
 
 
 def interface_vocabularies(model: nn.Module, known: list[Vocabulary]) -> list[Vocabulary]:
-    """The vocabulary each interface of a LegoModel speaks, found by fingerprint among `known` (a baseline
-    has no interfaces; one with `encoder_ctc` has its CTC head, read out like an interface)."""
+    """The vocabulary each interface of the model speaks (its `interface_vocabs`), found by fingerprint
+    among `known`."""
     by_id = {v.id: v for v in known}
-    if getattr(model, "ctc_vocab", None) is not None:
-        return [by_id[model.ctc_vocab]]
-    return [by_id[e.out_vocab] for e in getattr(model, "encoders", [])]
+    return [by_id[vocab] for vocab in model.interface_vocabs]
 
 
 def longest_source(cfg) -> int:

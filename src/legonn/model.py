@@ -30,6 +30,11 @@ class LegoModel(nn.Module):
     def ar(self):
         return self.decoder.ar
 
+    @property
+    def interface_vocabs(self) -> list[VocabId]:
+        """The vocabulary each interface speaks, upstream first."""
+        return [e.out_vocab for e in self.encoders]
+
     def interfaces(self, inputs: Tensor, lengths: Tensor) -> list[Marginals]:
         """The marginals emitted at every interface, upstream first."""
         out = [self.encoders[0](inputs, lengths)]

@@ -64,6 +64,11 @@ class Baseline(nn.Module):
         self.ar = AutoregressiveDecoder(cfg.out_vocab_size, cfg.dim, cfg.heads, cfg.ff_dim, cfg.decoder_layers,
                                         cfg.dropout)
 
+    @property
+    def interface_vocabs(self) -> list[VocabId]:
+        """No interface for a plain baseline; with encoder_ctc, its CTC head's vocabulary (read out like one)."""
+        return [self.ctc_vocab] if self.ctc_vocab is not None else []
+
     def encode(self, inputs: Tensor, lengths: Tensor) -> Encoded:
         """tokens B × T, or features B × T × F (→ T' ≈ T/4) → memory B × T' × D; interfaces: [] or, with
         encoder_ctc, the CTC head's Marginals B × T' × V (a readout, not a hand-over)."""
