@@ -29,6 +29,7 @@ from legonn.allocator import reexec_with_jemalloc  # noqa: E402
 from legonn.config import load_config  # noqa: E402
 from legonn.data.batching import collate, make_batches  # noqa: E402
 from legonn.precision import CHOICES as PRECISIONS, has_native_bf16, resolve_precision  # noqa: E402
+from legonn.assemble import build_run
 from legonn.train import Trainer, count_parameters  # noqa: E402
 from legonn.vocab import atomic_write_bytes  # noqa: E402
 
@@ -42,7 +43,7 @@ CONFIGS = {
 def measure(config: Path, steps: int, warmup: int, precision: str, threads: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         cfg = load_config(config, [f"out_dir={tmp}", f"train.precision={precision}", f"train.threads={threads}"])
-        trainer = Trainer(cfg, resume=False, progress=False)
+        trainer = Trainer(build_run(cfg, progress=False), resume=False, progress=False)
         batches = make_batches(trainer.pairs, cfg.train.max_tokens, cfg.train.seed, 1)
         for i in range(warmup):
             trainer.train_step(collate(trainer.pairs, batches[i]))

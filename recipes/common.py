@@ -32,6 +32,7 @@ from legonn.inference import load_model
 from legonn.plots import METRICS_SUFFIX
 from legonn.precision import cpu_flags
 from legonn.search import SearchOptions
+from legonn.assemble import build_run
 from legonn.train import Trainer, stop_on_signal
 from legonn.vocab import atomic_write_bytes
 
@@ -101,7 +102,7 @@ def train_system(config: Path, overrides: list[str] = ()) -> None:
     """Train (or resume) until the config's stopping rule; safe to rerun after a kill. Ctrl-C or SIGTERM
     stops after the update in progress, saves checkpoint_last and exits (nothing is scored), as
     `legonn train` does: rerun the same command to resume."""
-    trainer = Trainer(load_config(config, overrides))
+    trainer = Trainer(build_run(load_config(config, overrides)))
     with stop_on_signal(trainer) as received:
         result = trainer.run()
     if result.stopped_early:

@@ -9,6 +9,14 @@ from pathlib import Path
 
 import yaml
 
+# the sizes of every tiny module the tests train (each module section states its own)
+TINY = {"dim": 32, "heads": 2, "ff_dim": 64, "dropout": 0.1}
+
+
+def tiny_encoder(ratio: float | str = 2.0, **fields) -> dict:
+    """The tiny configs' encoder section, with its OLC ratio (and any other field) set."""
+    return {**TINY, "layers": 1, "olc": {"ratio": ratio, "layers": 1}, **fields}
+
 
 def legonn(*args, stdin: bytes | None = None) -> subprocess.CompletedProcess:
     """Run `python -m legonn.cli ARGS` in a fresh process on one thread."""
@@ -37,8 +45,9 @@ def tiny_yaml(tiny_corpus, tiny_vocabs, out_dir: Path, path: Path, **sections) -
         "data": {"train_src": str(tiny_corpus["train.de"]), "train_tgt": str(tiny_corpus["train.en"]),
                  "valid_src": str(tiny_corpus["val.de"]), "valid_tgt": str(tiny_corpus["val.en"]),
                  "src_vocab": str(tiny_vocabs["de"]), "tgt_vocab": str(tiny_vocabs["en"])},
-        "model": {"arch": "lego", "dim": 32, "heads": 2, "ff_dim": 64, "encoder_layers": 1, "group2_layers": 1,
-                  "ingest_layers": 1, "decoder_layers": 1, "dropout": 0.1},
+        "model": {"encoder": {**TINY, "layers": 1, "olc": {"layers": 1}},
+                  "decoder": {**TINY, "layers": 1, "ar_layers": 1},
+                  "baseline": {**TINY, "encoder_layers": 1, "decoder_layers": 1}},
         "train": {"max_tokens": 800, "max_steps": 1, "max_epochs": 1, "precision": "fp32", "log_every": 1,
                   "save_every": 1, "warmup_steps": 5, "threads": 1},
     }

@@ -9,6 +9,7 @@ import pytest
 import torch
 import yaml
 
+from clitools import TINY
 from legonn.vocab import Vocabulary
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,8 +60,9 @@ def tiny_config(tiny_corpus, tiny_vocabs, tmp_path) -> Path:
             "valid_src": str(tiny_corpus["val.de"]), "valid_tgt": str(tiny_corpus["val.en"]),
             "src_vocab": str(tiny_vocabs["de"]), "tgt_vocab": str(tiny_vocabs["en"]),
         },
-        "model": {"arch": "lego", "dim": 32, "heads": 2, "ff_dim": 64, "encoder_layers": 1, "group2_layers": 1,
-                  "ingest_layers": 1, "decoder_layers": 1, "dropout": 0.1},
+        "model": {"encoder": {**TINY, "layers": 1, "olc": {"layers": 1}},
+                  "decoder": {**TINY, "layers": 1, "ar_layers": 1},
+                  "baseline": {**TINY, "encoder_layers": 1, "decoder_layers": 1}},
         "train": {"max_tokens": 800, "max_steps": 12, "max_epochs": 2, "precision": "fp32", "log_every": 4,
                   "save_every": 4, "warmup_steps": 5, "threads": 1},
     }
@@ -93,9 +95,11 @@ def tiny_speech_config(tiny_speech, tiny_vocabs, tmp_path) -> Path:
         "name": "tiny-asr", "task": "asr-en", "out_dir": str(tmp_path / "run"),
         "data": {"train_manifest": str(tiny_speech["train"]), "valid_manifest": str(tiny_speech["valid"]),
                  "tgt_vocab": str(tiny_vocabs["en"]), "feature_cache": str(tmp_path / "features")},
-        "model": {"arch": "lego", "input": "speech", "channels": 8, "dim": 32, "heads": 2, "ff_dim": 64,
-                  "encoder_layers": 1, "group2_layers": 1, "length_ratio": 1.0, "ingest_layers": 1,
-                  "decoder_layers": 1, "dropout": 0.1},
+        "model": {"encoder": {"frontend": {"kind": "speech", "channels": 8}, **TINY, "layers": 1,
+                              "olc": {"ratio": 1.0, "layers": 1}},
+                  "decoder": {**TINY, "layers": 1, "ar_layers": 1},
+                  "baseline": {"frontend": {"kind": "speech", "channels": 8}, **TINY, "encoder_layers": 1,
+                               "decoder_layers": 1}},
         "train": {"max_tokens": 3000, "max_steps": 6, "max_epochs": 10, "precision": "fp32", "log_every": 2,
                   "save_every": 2, "warmup_steps": 5, "threads": 1},
     }

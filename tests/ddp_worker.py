@@ -17,13 +17,14 @@ import torch.distributed as dist
 from safetensors.torch import save_file
 
 from legonn.config import load_config
+from legonn.assemble import build_run
 from legonn.train import Trainer
 
 
 def main(argv: list[str]) -> None:
     config, out, *overrides = argv
     torch.set_num_threads(1)
-    trainer = Trainer(load_config(config, overrides), resume=False, progress=False)
+    trainer = Trainer(build_run(load_config(config, overrides), progress=False), resume=False, progress=False)
     result = trainer.run()
     tensors = {f"model.{k}": v.detach().contiguous() for k, v in trainer.model.state_dict().items()}
     for pid, state in trainer.optimizer.state_dict()["state"].items():

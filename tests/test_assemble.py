@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from clitools import tiny_yaml
+from clitools import tiny_encoder, tiny_yaml
 
 from legonn.bricks import export_brick, load_brick
 from legonn.checkpoint import load_checkpoint
@@ -12,13 +12,14 @@ from legonn.config import load_config
 from legonn.errors import LegoError
 from legonn.inference import load_model
 from legonn.length_stats import auto_ratio, ratio_stats
+from legonn.assemble import build_run
 from legonn.train import Trainer
 
 TRAIN = {"max_tokens": 800, "max_steps": 4, "max_epochs": 1, "save_every": 4, "log_every": 2}
 
 
 def run(config, *overrides):
-    return Trainer(load_config(config, list(overrides)), progress=False).run()
+    return Trainer(build_run(load_config(config, list(overrides)), progress=False), progress=False).run()
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +33,7 @@ def decoder_brick(tiny_corpus, tiny_vocabs, tmp_path_factory):
 
 def test_new_encoder_against_frozen_decoder(decoder_brick, tiny_corpus, tiny_vocabs, tmp_path):
     config = tiny_yaml(tiny_corpus, tiny_vocabs, tmp_path / "run", tmp_path / "c.yaml", train=TRAIN,
-                       init={"decoder": str(decoder_brick)}, model={"length_ratio": "auto"})
+                       init={"decoder": str(decoder_brick)}, model={"encoder": tiny_encoder("auto")})
     run(config, "train.freeze=decoder", "train.seed=7")
     ckpt = load_checkpoint(tmp_path / "run" / "checkpoint_last.safetensors")
     brick = load_brick(decoder_brick)
@@ -43,7 +44,7 @@ def test_new_encoder_against_frozen_decoder(decoder_brick, tiny_corpus, tiny_voc
     src_vocab = load_model(tmp_path / "run" / "checkpoint_last.safetensors").src_vocab
     src = [len(src_vocab.encode(s)) for s in tiny_corpus["train.de"].read_text().splitlines()]
     tgt = [len(brick.emits.encode(s)) for s in tiny_corpus["train.en"].read_text().splitlines()]
-    alpha = ckpt.config.model.length_ratio
+    alpha = ckpt.config.model.encoder.olc.ratio
     assert alpha == auto_ratio(brick.card["length_ratio"], src, tgt) == note["alpha"]
     assert ratio_stats(src, tgt, alpha)["mean"] == pytest.approx(brick.card["length_ratio"]["mean"], abs=0.01)
     assert ckpt.extra["data"]["length_ratio"]["alpha"] == note["alpha"]
@@ -51,7 +52,7 @@ def test_new_encoder_against_frozen_decoder(decoder_brick, tiny_corpus, tiny_voc
 
 def test_frozen_encoder_keeps_its_weights(decoder_brick, tiny_corpus, tiny_vocabs, tmp_path):
     config = tiny_yaml(tiny_corpus, tiny_vocabs, tmp_path / "run", tmp_path / "c.yaml", train=TRAIN)
-    trainer = Trainer(load_config(config, ["train.freeze=encoder"]), progress=False)
+    trainer = Trainer(build_run(load_config(config, ["train.freeze=encoder"]), progress=False), progress=False)
     before = {k: v.clone() for k, v in trainer.model.encoders[0].state_dict().items()}
     decoder_before = {k: v.clone() for k, v in trainer.model.decoder.state_dict().items()}
     trainer.run()
@@ -60,7 +61,7 @@ def test_frozen_encoder_keeps_its_weights(decoder_brick, tiny_corpus, tiny_vocab
 
 
 @pytest.mark.parametrize("overrides, needle", [
-    (["model.length_ratio=auto"], "needs init.decoder"),
+    (["model.encoder.olc.ratio=auto"], "needs init.decoder"),
     (["train.freeze=encoder,decoder"], "nothing would train"),
     (["train.freeze=middle"], "train.freeze"),
 ])
@@ -73,8 +74,8 @@ def test_config_errors(tiny_corpus, tiny_vocabs, tmp_path, overrides, needle):
 def test_brick_must_match_model_section(decoder_brick, tiny_corpus, tiny_vocabs, tmp_path):
     config = tiny_yaml(tiny_corpus, tiny_vocabs, tmp_path / "run", tmp_path / "c.yaml", train=TRAIN,
                        init={"decoder": str(decoder_brick)})
-    with pytest.raises(LegoError, match=r"decoder_layers: config 2, brick 1"):
-        run(config, "model.decoder_layers=2")
+    with pytest.raises(LegoError, match=r"\(ar_layers: config 2, brick 1\)"):
+        run(config, "model.decoder.ar_layers=2")
 
 
 def test_brick_must_speak_the_run_vocabulary(decoder_brick, tiny_corpus, tiny_vocabs, tmp_path):
@@ -96,11 +97,11 @@ def test_baseline_cannot_start_from_bricks(decoder_brick, tiny_corpus, tiny_voca
 def test_auto_ratio_from_a_decoder_it_does_not_start_from(decoder_brick, tiny_corpus, tiny_vocabs, tmp_path):
     """An X→En model with its own fresh decoder, α fitted to the De→En decoder it will later feed."""
     config = tiny_yaml(tiny_corpus, tiny_vocabs, tmp_path / "run", tmp_path / "c.yaml", train=TRAIN,
-                       init={"length_ratio_from": str(decoder_brick)}, model={"length_ratio": "auto"})
-    trainer = Trainer(load_config(config), progress=False)
+                       init={"length_ratio_from": str(decoder_brick)}, model={"encoder": tiny_encoder("auto")})
+    trainer = Trainer(build_run(load_config(config), progress=False), progress=False)
     brick = load_brick(decoder_brick)
-    assert isinstance(trainer.cfg.model.length_ratio, float)
-    assert trainer.data_summary["length_ratio_auto"]["decoder"] == str(decoder_brick)
+    assert isinstance(trainer.cfg.model.encoder.olc.ratio, float)
+    assert trainer.spec.extra["data"]["length_ratio_auto"]["decoder"] == str(decoder_brick)
     fresh = trainer.model.decoder.state_dict()
     assert any(not torch.equal(v, fresh[k]) for k, v in brick.module.state_dict().items())
 
@@ -110,13 +111,13 @@ def test_fine_tune_a_composition_with_a_module_frozen(tiny_corpus, tiny_vocabs, 
     from legonn.bricks import compose
 
     first = tiny_yaml(tiny_corpus, tiny_vocabs, tmp_path / "a", tmp_path / "a.yaml")
-    Trainer(load_config(first, []), resume=False, progress=False).run()
+    Trainer(build_run(load_config(first, []), progress=False), resume=False, progress=False).run()
     loaded = load_model(tmp_path / "a" / "checkpoint_last.safetensors")
     cards = [export_brick(loaded.model, loaded.checkpoint, m, tmp_path / "bricks") for m in ("encoder", "decoder")]
     compose(cards, tmp_path / "composed")
     tuned = tiny_yaml(tiny_corpus, tiny_vocabs, tmp_path / "b", tmp_path / "b.yaml", init={"composed": str(tmp_path / "composed")},
                       train={"max_steps": 2, "freeze": ["module1"]})
-    Trainer(load_config(tuned, []), resume=False, progress=False).run()
+    Trainer(build_run(load_config(tuned, []), progress=False), resume=False, progress=False).run()
     ckpt = load_checkpoint(tmp_path / "b" / "checkpoint_last.safetensors")
     assert [d["kind"] for d in ckpt.extra["composition"]] == ["text_encoder", "decoder"]
     before = loaded.checkpoint.model

@@ -27,7 +27,8 @@ from legonn.data.batching import encode_sources, pad_sources
 from legonn.errors import LegoError
 from legonn.inference import load_model
 from legonn.length_stats import auto_ratio, outside_range, output_length, ratio_stats
-from legonn.modules import Decoder, TextEncoder
+from legonn.modules import Decoder, InterfaceEncoder
+from legonn.assemble import build_run
 from legonn.train import Trainer
 from legonn.vocab import BOS, Vocabulary
 
@@ -52,7 +53,7 @@ def write_card(path: Path, card: dict) -> Path:
 def train_in_process(tiny_corpus, tiny_vocabs, d: Path, **sections) -> Path:
     """A one-step run in this process (cheaper than a subprocess); returns its checkpoint."""
     config = tiny_yaml(tiny_corpus, tiny_vocabs, d / "run", d / "tiny.yaml", **sections)
-    Trainer(load_config(config, []), resume=False, progress=False).run()
+    Trainer(build_run(load_config(config, []), progress=False), resume=False, progress=False).run()
     return d / "run" / "checkpoint_last.safetensors"
 
 
@@ -126,7 +127,7 @@ def test_export_writes_weights_cards_and_shared_vocabularies(trained):
 
 
 @pytest.mark.parametrize("which,kind,reads,emits", [
-    ("enc", "text_encoder", ("tokens", "src"), ("marginals", "tgt")),
+    ("enc", "encoder", ("tokens", "src"), ("marginals", "tgt")),
     ("dec", "decoder", ("marginals", "tgt"), ("tokens", "tgt")),
 ])
 def test_card_fields(trained, which, kind, reads, emits):
@@ -172,7 +173,7 @@ def test_weights_are_safetensors_of_the_module(trained):
 def test_load_brick_gives_the_checkpoint_modules(trained):
     loaded = load_model(trained["ckpt"])
     enc, dec = load_brick(trained["enc"]), load_brick(trained["dec"])
-    assert isinstance(enc.module, TextEncoder) and isinstance(dec.module, Decoder)
+    assert isinstance(enc.module, InterfaceEncoder) and isinstance(dec.module, Decoder)
     assert not enc.module.training and not dec.module.training
     assert enc.reads.fingerprint == loaded.src_vocab.fingerprint
     assert enc.emits.fingerprint == dec.reads.fingerprint == dec.emits.fingerprint == loaded.tgt_vocab.fingerprint
@@ -211,7 +212,7 @@ def test_composed_folder_holds_bricks_and_order(trained, composed):
     assert order["modules"] == ["de-en.encoder.json", "de-en.decoder.json"] and order["notes"] == []
     assert {p.name for p in composed.iterdir()} == {p.name for p in trained["bricks"].iterdir()} | {COMPOSITION_FILE}
     model, bricks = load_composed(composed)
-    assert [b.card["kind"] for b in bricks] == ["text_encoder", "decoder"] and not model.training
+    assert [b.card["kind"] for b in bricks] == ["encoder", "decoder"] and not model.training
 
 
 def test_composed_translates_exactly_like_the_checkpoint(trained, composed):
@@ -624,7 +625,7 @@ def run_demo(*args) -> subprocess.CompletedProcess:
 def speech_encoder_brick(tiny_speech_config, tmp_path) -> Path:
     """A few steps of a tiny speech LegoNN model over the same English interface as `trained`, its encoder
     exported: the speech half of the demo."""
-    Trainer(load_config(tiny_speech_config, []), resume=False, progress=False).run()
+    Trainer(build_run(load_config(tiny_speech_config, []), progress=False), resume=False, progress=False).run()
     loaded = load_model(tmp_path / "run" / "checkpoint_last.safetensors")
     return export_brick(loaded.model, loaded.checkpoint, "encoder", tmp_path / "speech-brick", source="tiny-asr")
 

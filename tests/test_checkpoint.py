@@ -17,14 +17,16 @@ import torch
 from safetensors import safe_open
 
 import legonn.checkpoint as checkpoint_module
-from legonn.checkpoint import TrainerState, check_vocab, load_checkpoint, save_checkpoint
+from legonn.checkpoint import CHECKPOINT_FORMAT, TrainerState, check_vocab, load_checkpoint, save_checkpoint
 from legonn.config import DataConfig, ExperimentConfig, TrainConfig
 from legonn.errors import LegoError
 from legonn.model import ModelConfig, build_model
+from legonn.modules import DecoderConfig, EncoderConfig, OLCConfig
 from legonn.vocab import Vocabulary
 
-TINY = ModelConfig(dim=32, heads=2, ff_dim=64, encoder_layers=1, group2_layers=1, ingest_layers=1,
-                   decoder_layers=1, dropout=0.1)
+SIZES = dict(dim=32, heads=2, ff_dim=64, dropout=0.1)
+TINY = ModelConfig(encoder=EncoderConfig(**SIZES, layers=1, olc=OLCConfig(layers=1)),
+                   decoder=DecoderConfig(**SIZES, layers=1, ar_layers=1))
 
 
 @pytest.fixture
@@ -39,7 +41,7 @@ def setup(tiny_vocabs):
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3, betas=(0.9, 0.98), weight_decay=1e-4)
     for _ in range(2):
         _train_step(model, optimizer, len(src_vocab), len(tgt_vocab))
-    state = TrainerState(step=2, epoch=3, batches_done=7, best_bleu=1.25, bad_epochs=1, train_seconds=12.5,
+    state = TrainerState(step=2, epoch=3, batches_done=7, best=1.25, bad_epochs=1, train_seconds=12.5,
                          target_tokens=4321)
     return cfg, state, model, optimizer, src_vocab, tgt_vocab
 
@@ -124,7 +126,7 @@ def test_file_is_plain_safetensors_without_pickle(setup, tmp_path, monkeypatch):
     (n,) = struct.unpack("<Q", data[:8])
     header = json.loads(data[8 : 8 + n])
     meta = header.pop("__metadata__")
-    assert meta["format"] == "legonn-checkpoint-1"
+    assert meta["format"] == CHECKPOINT_FORMAT == "legonn-checkpoint-2"
     assert all(isinstance(v, str) for v in meta.values())
     json.loads(meta["config"]), json.loads(meta["state"])
     ends = sorted(entry["data_offsets"][1] for entry in header.values())

@@ -97,7 +97,7 @@ def test_bad_value_type_in_yaml(tiny_config):
 
 
 def test_bad_value_range_via_set(tiny_config):
-    one_line_error(legonn("train", tiny_config, "--quiet", "--set", "model.dim=0"), "'model.dim'")
+    one_line_error(legonn("train", tiny_config, "--quiet", "--set", "model.encoder.dim=0"), "'model.encoder.dim'")
 
 
 def test_unknown_precision_names_the_field_and_the_choices(tiny_config):
@@ -110,9 +110,10 @@ def test_unknown_lr_schedule_names_the_field_and_the_choices(tiny_config):
                    "'train.lr_schedule'", "inverse_sqrt, linear")
 
 
-def test_encoder_ctc_on_a_lego_model_names_the_field(tiny_config):
+def test_encoder_ctc_outside_the_baseline_section_names_the_field(tiny_config):
+    """A baseline's auxiliary CTC head is model.baseline.encoder_ctc: a LegoNN encoder's interface has its CTC loss."""
     one_line_error(legonn("train", tiny_config, "--quiet", "--set", "model.encoder_ctc=true"),
-                   "'model.encoder_ctc'", "only a baseline")
+                   "'model.encoder_ctc'", "known: arch, encoder, decoder, token_marginals, baseline")
 
 
 def test_set_value_that_is_not_yaml(tiny_config):
@@ -150,7 +151,7 @@ def test_resume_with_a_different_vocabulary(trained, tiny_corpus, tmp_path):
 
 
 def test_resume_with_a_different_model_config(trained):
-    one_line_error(legonn("train", trained["config"], "--quiet", "--set", "model.dim=16"), trained["ckpt"], "model")
+    one_line_error(legonn("train", trained["config"], "--quiet", "--set", "model.encoder.dim=16"), trained["ckpt"], "model")
 
 
 @pytest.mark.parametrize("keep", [0, 200, -100])

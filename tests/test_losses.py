@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from legonn.interface import Marginals, VocabId, ctc_loss
 from legonn.losses import label_smoothed_ce, lego_loss
 from legonn.model import ModelConfig, build_model
+from legonn.modules import DecoderConfig, EncoderConfig, OLCConfig
 from legonn.search import greedy
 from legonn.vocab import BOS, EOS
 
@@ -152,8 +153,9 @@ def test_tiny_lego_model_overfits_and_interface_reads_out_target():
     is exactly the target sentence — the interface really carries the target text."""
     torch.manual_seed(0)
     vocab = VocabId("b" * 64, 12, 0)
-    cfg = ModelConfig(arch="lego", dim=32, heads=2, ff_dim=64, dropout=0.0, encoder_layers=1, group2_layers=1,
-                      ingest_layers=1, decoder_layers=1, length_ratio=2.0, max_positions=32)
+    sizes = dict(dim=32, heads=2, ff_dim=64, dropout=0.0)
+    cfg = ModelConfig(encoder=EncoderConfig(**sizes, layers=1, olc=OLCConfig(ratio=2.0, layers=1, max_positions=32)),
+                      decoder=DecoderConfig(**sizes, layers=1, ar_layers=1))
     model = build_model(cfg, VocabId("s" * 64, 12, 0), vocab)
     srcs = [[4, 5, 6, 7], [8, 9, 10], [11, 4, 9, 6, 5], [7, 7, 8]]
     tgts = [s[::-1] if i % 2 else list(s) for i, s in enumerate(srcs)]  # copy, reverse, copy, reverse

@@ -11,20 +11,25 @@ from torch import nn
 
 from legonn.interface import Marginals, VocabId, VocabMismatch
 from legonn.losses import label_smoothed_ce
+from legonn.config import build_section
+from legonn.errors import LegoError
 from legonn.model import LegoModel, ModelConfig, build_model
 from legonn.modules import (
+    INGESTORS,
     Baseline,
     BaselineConfig,
     BeamConv,
-    Decoder,
+    BeamConvConfig,
     DecoderConfig,
+    EncoderConfig,
+    InterfaceEncoder,
+    OLCConfig,
     OutputLengthController,
-    TextEncoder,
-    TextEncoderConfig,
     WeightedEmbedding,
+    build_decoder,
+    build_encoder,
 )
-from legonn.modules.ingestors import build_ingestor
-from legonn.modules.length import controlled_lengths
+from legonn.length_stats import controlled_lengths
 from legonn.nn import Dropout, MultiHeadAttention
 
 DIM, HEADS, FF = 16, 2, 32
@@ -50,18 +55,25 @@ def random_marginals(b: int, k: int, lengths: list[int], vocab: VocabId = VOCAB,
     return Marginals(lp, torch.tensor(lengths), vocab)
 
 
-def text_encoder(ratio: float = 2.0, seed: int = 0) -> TextEncoder:
-    torch.manual_seed(seed)
-    cfg = TextEncoderConfig(SRC_V, DIM, HEADS, FF, group1_layers=1, group2_layers=1, length_ratio=ratio,
-                            max_positions=64, dropout=0.0)
-    return TextEncoder(cfg, VOCAB).eval()
+SIZES = {"dim": DIM, "heads": HEADS, "ff_dim": FF}
 
 
-def lego(ingestor: str = "wemb", seed: int = 0, dropout: float = 0.0, **kw) -> LegoModel:
+def encoder_config(ratio: float = 2.0, dropout: float = 0.0) -> EncoderConfig:
+    return EncoderConfig(**SIZES, dropout=dropout, layers=1, olc=OLCConfig(ratio=ratio, layers=1, max_positions=64))
+
+
+def decoder_config(ingestor: str = "wemb", dropout: float = 0.0) -> DecoderConfig:
+    return DecoderConfig(ingestor=INGESTORS[ingestor](), **SIZES, dropout=dropout, layers=1, ar_layers=1)
+
+
+def text_encoder(ratio: float = 2.0, seed: int = 0, emits: VocabId = VOCAB) -> InterfaceEncoder:
     torch.manual_seed(seed)
-    cfg = ModelConfig(arch="lego", dim=DIM, heads=HEADS, ff_dim=FF, dropout=dropout, encoder_layers=1,
-                      group2_layers=1, ingest_layers=1, decoder_layers=1, ingestor=ingestor, max_positions=64,
-                      **kw)
+    return build_encoder(encoder_config(ratio), reads=SRC_VOCAB, emits=emits).eval()
+
+
+def lego(ingestor: str = "wemb", seed: int = 0, dropout: float = 0.0) -> LegoModel:
+    torch.manual_seed(seed)
+    cfg = ModelConfig(encoder=encoder_config(dropout=dropout), decoder=decoder_config(ingestor, dropout))
     return build_model(cfg, SRC_VOCAB, VOCAB)
 
 
@@ -298,10 +310,10 @@ def test_beamconv_valid_positions_ignore_padding():
 
 
 def test_build_ingestor_kinds():
-    assert isinstance(build_ingestor("wemb", TGT_V, DIM, 1, 4, 3), WeightedEmbedding)
-    assert isinstance(build_ingestor("beamconv", TGT_V, DIM, 1, 4, 3), BeamConv)
-    with pytest.raises(ValueError, match="unknown ingestor"):
-        build_ingestor("attention", TGT_V, DIM, 1, 4, 3)
+    assert isinstance(INGESTORS["wemb"]().build(vocab_size=TGT_V, dim=DIM), WeightedEmbedding)
+    assert isinstance(BeamConvConfig(beam=4, kernel=3).build(vocab_size=TGT_V, dim=DIM), BeamConv)
+    with pytest.raises(LegoError, match=r"model.decoder.ingestor.kind': unknown kind 'attention' \(known: wemb, beamconv"):
+        build_section(ModelConfig, {"decoder": {"ingestor": {"kind": "attention"}}}, "model")
     with pytest.raises(ValueError, match="kernel"):
         BeamConv(TGT_V, DIM, 4, 2)
 
@@ -343,7 +355,7 @@ def test_wemb_decoder_loss_reaches_encoder():
     # it reaches all the way down: interface head, OLC and the source embedding
     assert encoder.head.proj.weight.grad.abs().sum() > 0
     assert _grad_norm(encoder.olc.parameters()) > 0
-    assert encoder.embed.weight.grad.abs().sum() > 0
+    assert encoder.frontend.embed.weight.grad.abs().sum() > 0
     assert _grad_norm(model.decoder.parameters()) > 0
 
 
@@ -352,7 +364,7 @@ def test_wemb_decoder_loss_reaches_encoder():
 
 def test_decoder_encode_rejects_other_vocab():
     torch.manual_seed(0)
-    dec = Decoder(DecoderConfig(TGT_V, DIM, HEADS, FF, decoder_layers=1, dropout=0.0), VOCAB)
+    dec = build_decoder(decoder_config(), reads=VOCAB, emits=VOCAB)
     with pytest.raises(VocabMismatch, match="decoder input"):
         dec.encode(random_marginals(1, 4, [4], vocab=OTHER))
     with pytest.raises(VocabMismatch):
@@ -362,7 +374,7 @@ def test_decoder_encode_rejects_other_vocab():
 
 
 def test_decoder_rejects_marginals_of_other_size():
-    dec = Decoder(DecoderConfig(TGT_V, DIM, HEADS, FF, decoder_layers=1, dropout=0.0), VOCAB)
+    dec = build_decoder(decoder_config(), reads=VOCAB, emits=VOCAB)
     bigger = VocabId(VOCAB.fingerprint, TGT_V + 1, 0)
     with pytest.raises(VocabMismatch):
         dec.encode(random_marginals(1, 4, [4], vocab=bigger))
@@ -370,15 +382,15 @@ def test_decoder_rejects_marginals_of_other_size():
 
 def test_lego_model_rejects_vocab_mismatch():
     torch.manual_seed(0)
-    enc = TextEncoder(TextEncoderConfig(SRC_V, DIM, HEADS, FF, 1, 1), OTHER)
-    dec = Decoder(DecoderConfig(TGT_V, DIM, HEADS, FF, decoder_layers=1), VOCAB)
+    enc = text_encoder(emits=OTHER)
+    dec = build_decoder(decoder_config(), reads=VOCAB, emits=VOCAB)
     with pytest.raises(VocabMismatch) as info:
         LegoModel([enc], dec)
     msg = str(info.value)
     assert "link 0 → 1" in msg
     assert OTHER.fingerprint[:12] in msg and VOCAB.fingerprint[:12] in msg
     # matching vocabularies compose
-    ok = LegoModel([TextEncoder(TextEncoderConfig(SRC_V, DIM, HEADS, FF, 1, 1), VOCAB)], dec)
+    ok = LegoModel([text_encoder()], dec)
     assert ok.ar is dec.ar
 
 
@@ -415,16 +427,19 @@ def test_lego_model_logits_do_not_depend_on_batch_padding(ingestor):
 
 def test_build_model_baseline_and_unknown_arch():
     torch.manual_seed(0)
-    base = build_model(ModelConfig(arch="baseline", dim=DIM, heads=HEADS, ff_dim=FF, encoder_layers=1,
-                                   decoder_layers=1, dropout=0.0), SRC_VOCAB, VOCAB)
+    base = build_model(ModelConfig(arch="baseline", baseline=baseline_config()), SRC_VOCAB, VOCAB)
     assert isinstance(base, Baseline)
     with pytest.raises(ValueError, match="unknown architecture"):
         build_model(ModelConfig(arch="rnn"), SRC_VOCAB, VOCAB)
 
 
+def baseline_config(**kw) -> BaselineConfig:
+    return BaselineConfig(**SIZES, dropout=0.0, encoder_layers=1, decoder_layers=1, **kw)
+
+
 def test_baseline_forward_shapes_and_padding_independence():
     torch.manual_seed(0)
-    base = Baseline(BaselineConfig(SRC_V, TGT_V, DIM, HEADS, FF, 1, 1, 0.0)).eval()
+    base = Baseline(baseline_config(), src_vocab=SRC_VOCAB, tgt_vocab=VOCAB).eval()
     tokens, lengths = tokens_batch([6, 2])
     prev = torch.tensor([[2, 5, 6], [2, 7, 8]])
     with torch.no_grad():
@@ -439,8 +454,8 @@ def test_baseline_forward_shapes_and_padding_independence():
 
 def test_baseline_encoder_ctc_head_reads_out_the_target_vocabulary():
     torch.manual_seed(0)
-    base = build_model(ModelConfig(arch="baseline", dim=DIM, heads=HEADS, ff_dim=FF, encoder_layers=1,
-                                   decoder_layers=1, dropout=0.0, encoder_ctc=True), SRC_VOCAB, VOCAB).eval()
+    base = build_model(ModelConfig(arch="baseline", baseline=baseline_config(encoder_ctc=True)), SRC_VOCAB,
+                       VOCAB).eval()
     tokens, lengths = tokens_batch([6, 2])
     with torch.no_grad():
         logits, interfaces = base(tokens, lengths, torch.tensor([[2, 5, 6], [2, 7, 8]]))
@@ -449,8 +464,8 @@ def test_baseline_encoder_ctc_head_reads_out_the_target_vocabulary():
     assert torch.equal(head.lengths, lengths)
     assert torch.allclose(head.log_probs.exp().sum(-1), torch.ones(2, 6), atol=1e-5)
     assert logits.shape == (2, 3, TGT_V)
-    with pytest.raises(ValueError, match="encoder_ctc"):
-        Baseline(BaselineConfig(SRC_V, TGT_V, DIM, HEADS, FF, 1, 1, 0.0, encoder_ctc=True))  # no vocabulary
+    with pytest.raises(TypeError):  # the vocabularies are keyword-only and required: the head cannot lack one
+        Baseline(baseline_config(encoder_ctc=True))
 
 
 def test_output_projection_is_tied_to_embedding():

@@ -4,6 +4,7 @@ import pytest
 
 from legonn import precision
 from legonn.config import TrainConfig, load_config
+from legonn.assemble import build_run
 from legonn.train import Trainer
 
 
@@ -31,4 +32,4 @@ def test_auto_is_the_default():
 def test_trainer_records_the_resolved_precision(tiny_config, monkeypatch):
     monkeypatch.setattr(precision, "has_native_bf16", lambda: False)
     cfg = load_config(tiny_config, ["train.precision=auto"])
-    assert Trainer(cfg, resume=False, progress=False).cfg.train.precision == "fp32"
+    assert Trainer(build_run(cfg, progress=False), resume=False, progress=False).cfg.train.precision == "fp32"

@@ -10,6 +10,7 @@ import torch
 from legonn.interface import VocabId
 from legonn.losses import lego_loss
 from legonn.model import ModelConfig, build_model
+from legonn.modules import DecoderConfig, EncoderConfig, OLCConfig
 from legonn.modules.decoder import AutoregressiveDecoder, Encoded
 from legonn.search import SearchOptions, beam_search, greedy, max_target_length
 from legonn.vocab import BLANK, BOS, EOS
@@ -25,8 +26,9 @@ def model():
     vocabulary), so its distributions are peaky, input-dependent and end at varying lengths — an
     untrained model emits the same degenerate hypothesis for every input."""
     torch.manual_seed(0)
-    cfg = ModelConfig(arch="lego", dim=DIM, heads=2, ff_dim=64, dropout=0.0, encoder_layers=1, group2_layers=1,
-                      ingest_layers=1, decoder_layers=2, max_positions=64)
+    sizes = dict(dim=DIM, heads=2, ff_dim=64, dropout=0.0)
+    cfg = ModelConfig(encoder=EncoderConfig(**sizes, layers=1, olc=OLCConfig(layers=1, max_positions=64)),
+                      decoder=DecoderConfig(**sizes, layers=1, ar_layers=2))
     m = build_model(cfg, SRC_VOCAB, VOCAB)
     opt = torch.optim.Adam(m.parameters(), 3e-3)
     g = torch.Generator().manual_seed(0)

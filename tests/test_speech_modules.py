@@ -1,4 +1,4 @@
-"""SpeechEncoder and MarginalEncoder: shapes, lengths, masking, vocabulary checks, and a chain of three
+"""Speech encoders and encoders that read marginals: shapes, lengths, masking, vocabulary checks, and a chain of three
 modules (speech → phonemes → sub-words → decoder) whose every hand-over is a checked `Marginals`."""
 
 from __future__ import annotations
@@ -10,17 +10,29 @@ import torch
 
 from legonn.interface import Marginals, VocabId, VocabMismatch
 from legonn.model import LegoModel
-from legonn.modules import (Decoder, DecoderConfig, MarginalEncoder, MarginalEncoderConfig, SpeechEncoder,
-                            SpeechEncoderConfig)
+from legonn.modules import (INGESTORS, DecoderConfig, EncoderConfig, FilterbankSubsampling, InterfaceEncoder,
+                            MarginalIngest, OLCConfig, build_decoder, build_encoder)
 from legonn.nn import Conv2dSubsampling, subsampled_lengths
 
 PHONES = VocabId("phones-fingerprint", 50)
 WORDS = VocabId("words-fingerprint", 120)
-SMALL = dict(dim=32, heads=2, ff_dim=64, group1_layers=1, group2_layers=1, dropout=0.0)
+SMALL = dict(dim=32, heads=2, ff_dim=64, layers=1, dropout=0.0)
+SPEECH = FilterbankSubsampling.Config(feature_dim=80, channels=8)
 
 
-def speech_encoder(**kw) -> SpeechEncoder:
-    return SpeechEncoder(SpeechEncoderConfig(feature_dim=80, channels=8, **{**SMALL, **kw}), PHONES).eval()
+def speech_encoder(length_ratio: float = 0.5) -> InterfaceEncoder:
+    cfg = EncoderConfig(frontend=SPEECH, **SMALL, olc=OLCConfig(ratio=length_ratio))
+    return build_encoder(cfg, reads=None, emits=PHONES).eval()
+
+
+def marginal_encoder(reads: VocabId, emits: VocabId, ingestor: str = "wemb", length_ratio: float = 1.0):
+    frontend = MarginalIngest.Config(ingestor=INGESTORS[ingestor]())
+    return build_encoder(EncoderConfig(frontend=frontend, **SMALL, olc=OLCConfig(ratio=length_ratio)),
+                         reads=reads, emits=emits)
+
+
+# the tiny config's encoder turned into one that reads token marginals of the source
+TOKEN_MARGINALS = ["model.token_marginals={}", "model.encoder.frontend.kind=marginals"]
 
 
 def test_subsampling_lengths_match_the_convolutions():
@@ -57,41 +69,49 @@ def test_speech_encoder_refuses_too_short_input():
 
 @pytest.mark.parametrize("ingestor", ["wemb", "beamconv"])
 def test_marginal_encoder_maps_between_vocabularies(ingestor):
-    enc = MarginalEncoder(MarginalEncoderConfig(ingestor=ingestor, length_ratio=0.75, **SMALL), PHONES, WORDS).eval()
+    enc = marginal_encoder(PHONES, WORDS, ingestor, length_ratio=0.75).eval()
     upstream = Marginals(torch.randn(2, 20, 50).log_softmax(-1), torch.tensor([20, 12]), PHONES)
-    out = enc(upstream)
+    out = enc(upstream, upstream.lengths)
     assert out.vocab == WORDS and out.log_probs.shape == (2, 15, 120)
     assert torch.equal(out.lengths, torch.tensor([15, 9]))
     with pytest.raises(VocabMismatch):
-        enc(Marginals(torch.randn(2, 20, 120).log_softmax(-1), torch.tensor([20, 12]), WORDS))
+        words = Marginals(torch.randn(2, 20, 120).log_softmax(-1), torch.tensor([20, 12]), WORDS)
+        enc(words, words.lengths)
 
 
 def test_three_module_chain_trains_end_to_end_through_wemb():
     speech = speech_encoder()
-    middle = MarginalEncoder(MarginalEncoderConfig(length_ratio=1.0, **SMALL), PHONES, WORDS)
-    decoder = Decoder(DecoderConfig(out_vocab_size=120, dim=32, heads=2, ff_dim=64, ingest_layers=1,
-                                    decoder_layers=1, dropout=0.0), WORDS)
+    middle = marginal_encoder(PHONES, WORDS)
+    decoder = build_decoder(DecoderConfig(dim=32, heads=2, ff_dim=64, layers=1, ar_layers=1, dropout=0.0),
+                            reads=WORDS, emits=WORDS)
     model = LegoModel([speech, middle], decoder).train()
     logits, interfaces = model(torch.randn(2, 80, 80), torch.tensor([80, 64]), torch.randint(4, 120, (2, 5)))
     assert logits.shape == (2, 5, 120) and [m.vocab for m in interfaces] == [PHONES, WORDS]
     logits.sum().backward()
-    assert speech.subsample.proj.weight.grad is not None  # WEmb hand-overs are differentiable end to end
-    words_to_words = MarginalEncoder(MarginalEncoderConfig(**SMALL), WORDS, WORDS)
+    assert speech.frontend.subsample.proj.weight.grad is not None  # WEmb hand-overs are differentiable end to end
+    words_to_words = marginal_encoder(WORDS, WORDS)
     with pytest.raises(VocabMismatch):
         LegoModel([speech, words_to_words], decoder)  # the speech encoder emits phonemes
 
 
 @pytest.mark.parametrize("arch", ["lego", "baseline"])
 def test_build_model_for_speech_input(arch):
+    from legonn.config import build_section
+    from legonn.errors import LegoError
     from legonn.model import ModelConfig, build_model
 
-    cfg = ModelConfig(arch=arch, input="speech", feature_dim=80, channels=8, dim=32, heads=2, ff_dim=64,
-                      encoder_layers=1, decoder_layers=1, length_ratio=0.5, dropout=0.0)
-    model = build_model(cfg, None, WORDS).eval()
+    sizes = {"dim": 32, "heads": 2, "ff_dim": 64, "dropout": 0.0}
+    speech = {"kind": "speech", "feature_dim": 80, "channels": 8}
+    section = ({"arch": "baseline", "baseline": {"frontend": speech, **sizes, "encoder_layers": 1, "decoder_layers": 1}}
+               if arch == "baseline" else
+               {"encoder": {"frontend": speech, **sizes, "layers": 1, "olc": {"ratio": 0.5}},
+                "decoder": {**sizes, "ar_layers": 1}})
+    model = build_model(build_section(ModelConfig, section, "model"), None, WORDS).eval()
     logits, interfaces = model(torch.randn(2, 60, 80), torch.tensor([60, 44]), torch.randint(4, 120, (2, 3)))
     assert logits.shape == (2, 3, 120) and len(interfaces) == (1 if arch == "lego" else 0)
-    with pytest.raises(ValueError, match="model.input"):
-        build_model(ModelConfig(input="video"), None, WORDS)
+    assert model.source_stride == 4
+    with pytest.raises(LegoError, match="model.encoder.frontend.kind': unknown kind 'video'"):
+        build_section(ModelConfig, {"encoder": {"frontend": {"kind": "video"}}}, "model")
 
 
 def test_token_marginals_look_like_a_perfect_ctc_encoder():
@@ -110,19 +130,22 @@ def test_token_marginals_look_like_a_perfect_ctc_encoder():
 
 
 def test_middle_of_a_chain_trains_from_text_and_exports_as_a_marginal_encoder(tiny_config, tmp_path):
-    """model.input: token-marginals — TokenMarginals → MarginalEncoder → Decoder; CTC only where the interface
-    speaks the target vocabulary; the exported brick is a marginal_encoder reading the source vocabulary."""
+    """model.token_marginals — TokenMarginals → an encoder reading marginals → Decoder; CTC only where the
+    interface speaks the target vocabulary; the exported brick is an encoder reading the source vocabulary's
+    marginals."""
     import json as _json
 
     from legonn.bricks import export_brick, load_brick
     from legonn.checkpoint import load_checkpoint
     from legonn.config import load_config
     from legonn.inference import load_model
+    from legonn.assemble import build_run
     from legonn.train import Trainer
 
-    cfg = load_config(tiny_config, ["model.input=token-marginals", "model.input_stretch=2.0", "model.length_ratio=1.0",
-                                    "train.log_every=1", "train.max_steps=4", "train.valid_max_sentences=4"])
-    trainer = Trainer(cfg, resume=False, progress=False)
+    cfg = load_config(tiny_config, [*TOKEN_MARGINALS, "model.token_marginals.stretch=2.0",
+                                    "model.encoder.olc.ratio=1.0", "train.log_every=1", "train.max_steps=4",
+                                    "train.valid_max_sentences=4"])
+    trainer = Trainer(build_run(cfg, progress=False), resume=False, progress=False)
     trainer.run()
     records = [_json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     steps = [r for r in records if "ctc" in r]
@@ -133,7 +156,8 @@ def test_middle_of_a_chain_trains_from_text_and_exports_as_a_marginal_encoder(ti
     assert [v.id for v in loaded.interface_vocabs] == [loaded.src_vocab.id, loaded.tgt_vocab.id]
     card = export_brick(loaded.model, loaded.checkpoint, "encoder", tmp_path / "bricks")
     brick = load_brick(card)
-    assert brick.card["kind"] == "marginal_encoder"
+    assert brick.card["kind"] == "encoder" and brick.card["reads"]["type"] == "marginals"
+    assert brick.card["config"]["frontend"] == {"kind": "marginals", "ingestor": {"kind": "wemb", "receptive_field": 1}}
     assert brick.reads.id == loaded.src_vocab.id and brick.emits.id == loaded.tgt_vocab.id
     ckpt = load_checkpoint(tmp_path / "run" / "checkpoint_last.safetensors")
     assert ckpt.extra["data"]["length_ratio"]["alpha"] == 1.0
@@ -141,17 +165,19 @@ def test_middle_of_a_chain_trains_from_text_and_exports_as_a_marginal_encoder(ti
 
 def test_upstream_encoder_fits_its_length_ratio_to_a_marginal_encoder_card(tiny_config, tiny_corpus, tiny_vocabs,
                                                                            tmp_path):
-    """Chains: the module feeding a MarginalEncoder gets α from its card's input_length_ratio (K_in per token)."""
-    from clitools import tiny_yaml
+    """Chains: the module feeding an encoder of marginals gets α from its card's input_length_ratio (K_in per token)."""
+    from clitools import TINY, tiny_yaml
 
     from legonn.bricks import export_brick
     from legonn.config import load_config
     from legonn.inference import load_model
     from legonn.length_stats import auto_ratio
+    from legonn.assemble import build_run
     from legonn.train import Trainer
 
-    Trainer(load_config(tiny_config, ["model.input=token-marginals", "model.input_stretch=2.5",
-                                      "model.length_ratio=1.0", "train.max_steps=1"]), resume=False, progress=False).run()
+    cfg = load_config(tiny_config, [*TOKEN_MARGINALS, "model.token_marginals.stretch=2.5", "model.encoder.olc.ratio=1.0",
+                                    "train.max_steps=1"])
+    Trainer(build_run(cfg, progress=False), resume=False, progress=False).run()
     loaded = load_model(tmp_path / "run" / "checkpoint_last.safetensors")
     card_path = export_brick(loaded.model, loaded.checkpoint, "encoder", tmp_path / "bricks")
     stats = json.loads(card_path.read_text())["input_length_ratio"]
@@ -159,7 +185,8 @@ def test_upstream_encoder_fits_its_length_ratio_to_a_marginal_encoder_card(tiny_
     # the upstream module: German → German "phonemes" here (its target vocabulary is what B reads)
     upstream = tiny_yaml({**tiny_corpus, "train.en": tiny_corpus["train.de"], "val.en": tiny_corpus["val.de"]},
                          {**tiny_vocabs, "en": tiny_vocabs["de"]}, tmp_path / "up", tmp_path / "up.yaml",
-                         model={"length_ratio": "auto"}, init={"length_ratio_from": str(card_path)})
-    trainer = Trainer(load_config(upstream, []), resume=False, progress=False)
+                         model={"encoder": {**TINY, "layers": 1, "olc": {"ratio": "auto"}}},
+                         init={"length_ratio_from": str(card_path)})
+    trainer = Trainer(build_run(load_config(upstream, []), progress=False), resume=False, progress=False)
     src = [len(s) for s in trainer.pairs.src]
-    assert trainer.cfg.model.length_ratio == auto_ratio(stats, src, [len(t) for t in trainer.pairs.tgt])
+    assert trainer.cfg.model.encoder.olc.ratio == auto_ratio(stats, src, [len(t) for t in trainer.pairs.tgt])

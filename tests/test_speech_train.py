@@ -14,16 +14,17 @@ from legonn.data.speech import read_manifest
 from legonn.data.task import load_task_data
 from legonn.errors import LegoError
 from legonn.inference import load_model
+from legonn.assemble import build_run
 from legonn.train import Trainer
 
 
 def train(config, *overrides, resume=True):
-    return Trainer(load_config(config, list(overrides)), resume=resume, progress=False).run()
+    return Trainer(build_run(load_config(config, list(overrides)), progress=False), resume=resume, progress=False).run()
 
 
 @pytest.mark.parametrize("arch", ["lego", "baseline", "baseline-ctc"])
 def test_speech_run_selects_on_wer_and_saves_its_front_end(tiny_speech_config, tmp_path, arch):
-    settings = ["model.arch=baseline", "model.encoder_ctc=true"] if arch == "baseline-ctc" else [f"model.arch={arch}"]
+    settings = ["model.arch=baseline", "model.baseline.encoder_ctc=true"] if arch == "baseline-ctc" else [f"model.arch={arch}"]
     result = train(tiny_speech_config, *settings)
     ckpt = load_checkpoint(tmp_path / "run" / "checkpoint_last.safetensors")
     assert ckpt.src_vocab is None and set(ckpt.extra["speech"]) == {"fbank", "cmvn"}
@@ -33,7 +34,7 @@ def test_speech_run_selects_on_wer_and_saves_its_front_end(tiny_speech_config, t
     assert epochs and all(r["valid_wer"] >= 0 for r in epochs) and "best_wer" in epochs[-1]
     assert ("valid_ctc0_wer" in epochs[-1]) == (arch != "baseline")  # a joint CTC baseline reads out its head
     assert all(len(r["ctc"]) == (arch != "baseline") for r in records if "ctc" in r)  # and trains it
-    assert result.state.best_wer == min(r["valid_wer"] for r in epochs)
+    assert result.state.best == min(r["valid_wer"] for r in epochs)
     assert ckpt.extra["data"]["frames"] > 0 and ckpt.extra["data"]["train_manifest"].endswith("manifest.tsv")
     if arch == "lego":
         assert ckpt.extra["data"]["length_ratio"]["alpha"] == 1.0  # K/L statistics over subsampled frames
@@ -49,15 +50,15 @@ def test_select_on_interface_picks_by_ctc_readout_and_a_switch_on_resume_starts_
     epochs = _validations(tmp_path / "run")
     assert len(epochs) == 3 and all(r["best_on"] == "valid_ctc0_wer" for r in epochs)
     assert result.state.best_on == "valid_ctc0_wer"
-    assert result.state.best_wer == min(r["valid_ctc0_wer"] for r in epochs)
+    assert result.state.best == min(r["valid_ctc0_wer"] for r in epochs)
     best = load_checkpoint(tmp_path / "run" / "checkpoint_best.safetensors").state
-    assert best.best_wer == result.state.best_wer and best.best_on == "valid_ctc0_wer"
+    assert best.best == result.state.best and best.best_on == "valid_ctc0_wer"
 
     result = train(tiny_speech_config, "train.max_steps=0", "train.max_epochs=5")  # back to the decoder's output
     after = _validations(tmp_path / "run")[3:]
     assert len(after) == 2 and all("best_on" not in r for r in after)
     assert result.state.best_on == "valid_wer"
-    assert result.state.best_wer == min(r["valid_wer"] for r in after)  # the CTC-readout best no longer counts
+    assert result.state.best == min(r["valid_wer"] for r in after)  # the CTC-readout best no longer counts
 
 
 def test_select_on_interface_needs_an_interface_in_the_target_vocabulary(tiny_speech_config):
@@ -99,8 +100,8 @@ def test_loaded_speech_model_carries_its_front_end(tiny_speech_config, tiny_spee
 
 
 def test_speech_config_mismatches_are_named(tiny_speech_config):
-    with pytest.raises(LegoError, match="model.input"):
-        Trainer(load_config(tiny_speech_config, ["model.input=tokens"]), progress=False)
+    with pytest.raises(LegoError, match="model.encoder.frontend"):
+        build_run(load_config(tiny_speech_config, ["model.encoder.frontend.kind=tokens"]), progress=False)
 
 
 def test_cli_transcribe_prints_text_rtf_and_wer(tiny_speech_config, tiny_speech, tmp_path):
@@ -135,7 +136,7 @@ def test_speech_encoder_brick_composes_with_a_decoder_and_transcribes(tiny_speec
     enc = export_brick(loaded.model, loaded.checkpoint, "encoder", tmp_path / "bricks")
     dec = export_brick(loaded.model, loaded.checkpoint, "decoder", tmp_path / "bricks")
     card = json.loads(enc.read_text())
-    assert card["kind"] == "speech_encoder" and card["reads"]["type"] == "features"
+    assert card["kind"] == "encoder" and card["reads"]["type"] == "features"
     assert card["reads"]["front_end"]["fbank"]["num_bins"] == 80
     assert load_brick(enc).front_end is not None
     compose([enc, dec], tmp_path / "composed")
@@ -154,7 +155,7 @@ def test_speech_encoder_trains_against_a_frozen_decoder_brick(tiny_speech_config
     loaded = load_model(tmp_path / "run" / "checkpoint_last.safetensors")
     dec = export_brick(loaded.model, loaded.checkpoint, "decoder", tmp_path / "bricks")
     train(tiny_speech_config, "train.max_steps=2", f"out_dir={tmp_path / 'new'}", f"init.decoder={dec}",
-          "model.length_ratio=auto", "train.freeze=decoder", resume=False)
+          "model.encoder.olc.ratio=auto", "train.freeze=decoder", resume=False)
     new = load_checkpoint(tmp_path / "new" / "checkpoint_last.safetensors")
     for key, value in loaded.checkpoint.model.items():
         if key.startswith("decoder."):
@@ -204,7 +205,7 @@ def test_three_module_chain_from_three_trainings_composes_transcribes_and_fine_t
     phonemes) with its OLC fitted to B's card, and a decoder from a third training, composed without ever
     being trained together; the chain transcribes, and fine-tunes on speech from the composed folder with
     CTC only at the interface that speaks the transcripts' vocabulary."""
-    from clitools import tiny_yaml
+    from clitools import tiny_encoder, tiny_yaml
 
     from legonn.bricks import compose, export_brick
     from legonn.data.phonemes import phonemize_many
@@ -225,7 +226,7 @@ def test_three_module_chain_from_three_trainings_composes_transcribes_and_fine_t
                                                      for u in utts])
 
     def trained(config, *overrides):
-        Trainer(load_config(config, list(overrides)), resume=False, progress=False).run()
+        Trainer(build_run(load_config(config, list(overrides)), progress=False), resume=False, progress=False).run()
         out_dir = load_config(config, list(overrides)).out_dir
         return load_model(f"{out_dir}/checkpoint_last.safetensors")
 
@@ -236,16 +237,17 @@ def test_three_module_chain_from_three_trainings_composes_transcribes_and_fine_t
                "valid_tgt": tmp_path / "b.en", "src_vocab": tmp_path / "ph.model"}
     b_config = tiny_yaml(tiny_corpus, tiny_vocabs, tmp_path / "b", tmp_path / "b.yaml", task="phonemes-en",
                          data={**{k: str(v) for k, v in b_files.items()}, "max_len": 400},
-                         model={"input": "token-marginals", "input_stretch": 1.5, "length_ratio": "auto"},
+                         model={"token_marginals": {"stretch": 1.5},
+                                "encoder": tiny_encoder("auto", frontend={"kind": "marginals"})},
                          init={"length_ratio_from": str(decoder)}, train={"max_steps": 2})
     module_b = trained(b_config)
     b_card = export_brick(module_b.model, module_b.checkpoint, "encoder", tmp_path / "bricks")
     module_a = trained(tiny_speech_config, f"data.train_manifest={tmp_path / 'train-a.tsv'}",
                        f"data.valid_manifest={tmp_path / 'valid-a.tsv'}", f"data.tgt_vocab={tmp_path / 'ph.model'}",
-                       "data.max_len=400", "model.length_ratio=auto", f"init.length_ratio_from={b_card}",
+                       "data.max_len=400", "model.encoder.olc.ratio=auto", f"init.length_ratio_from={b_card}",
                        f"out_dir={tmp_path / 'a'}", "task=asr-phonemes", "train.max_steps=2")
     a_card = export_brick(module_a.model, module_a.checkpoint, "encoder", tmp_path / "bricks")
-    assert json.loads(a_card.read_text())["kind"] == "speech_encoder"
+    assert json.loads(a_card.read_text())["reads"]["type"] == "features"
     assert module_a.checkpoint.extra["data"]["length_ratio_auto"]["decoder"] == str(b_card)  # α fitted to B
 
     compose([a_card, b_card, decoder], tmp_path / "chain")

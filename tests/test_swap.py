@@ -14,12 +14,13 @@ from legonn.checkpoint import load_checkpoint
 from legonn.config import load_config
 from legonn.inference import load_model, translate
 from legonn.search import SearchOptions
+from legonn.assemble import build_run
 from legonn.train import Trainer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "recipes" / "multi30k"))
 from swap import decoder_keys, swapped_checkpoint  # noqa: E402
 
-BASELINE = {"arch": "baseline", "encoder_layers": 1, "decoder_layers": 1}
+BASELINE = {"arch": "baseline"}  # the tiny config's baseline section
 
 
 @pytest.mark.parametrize("model", [{}, BASELINE], ids=["lego", "baseline"])
@@ -28,7 +29,7 @@ def test_swapped_checkpoint_mixes_encoder_of_one_with_decoder_of_the_other(tiny_
     for seed in (1, 2):
         config = tiny_yaml(tiny_corpus, tiny_vocabs, tmp_path / f"run{seed}", tmp_path / f"s{seed}.yaml",
                            model=model, train={"seed": seed})
-        Trainer(load_config(config, []), resume=False, progress=False).run()
+        Trainer(build_run(load_config(config, []), progress=False), resume=False, progress=False).run()
         ckpts.append(load_checkpoint(tmp_path / f"run{seed}" / "checkpoint_last.safetensors"))
     one, two = (tmp_path / f"run{s}" / "checkpoint_last.safetensors" for s in (1, 2))
     mixed = load_checkpoint(swapped_checkpoint(one, two, tmp_path / "mixed.safetensors")).model

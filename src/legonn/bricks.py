@@ -2,7 +2,8 @@
 
 A brick is `NAME.safetensors` (weights) + `NAME.json` (its card) + the sentencepiece models of the
 vocabularies it reads and emits, stored beside it as `vocab-<fingerprint>.model` (shared by every
-brick in a folder). The card says what the module is (kind and constructor config), what it reads
+brick in a folder). The card says what the module is (kind, and as `config` exactly the config
+section that built it, e.g. a YAML `model.encoder`), what it reads
 and emits (vocabulary fingerprints, blank id), the length ratios K/L it saw in training, what data
 it was trained on, its metrics, and the SHA-256 of its weights. No pickle anywhere.
 
@@ -23,28 +24,24 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 import legonn
+from legonn import compat
 from legonn.checkpoint import Checkpoint
+from legonn.config import build_section
 from legonn.errors import LegoError
 from legonn.interface import VocabId, VocabMismatch
 from legonn.length_stats import outside_range
 from legonn.model import LegoModel
 from legonn.data.features import SpeechFrontEnd
-from legonn.modules import (Decoder, DecoderConfig, MarginalEncoder, MarginalEncoderConfig, SpeechEncoder,
-                            SpeechEncoderConfig, TextEncoder, TextEncoderConfig)
+from legonn.modules import MODULE_KINDS, Decoder, InterfaceEncoder
 from legonn.vocab import Vocabulary, atomic_write_bytes
 
-BRICK_FORMAT = "legonn-brick-1"
+BRICK_FORMAT = "legonn-brick-2"
+OLD_BRICK_FORMATS = ("legonn-brick-1",)  # read through legonn.compat
 COMPOSITION_FORMAT = "legonn-composition-1"
 COMPOSITION_FILE = "composition.json"
 
-# kind → (module class, config class, what it reads, what it emits)
-KINDS = {
-    "text_encoder": (TextEncoder, TextEncoderConfig, "tokens", "marginals"),
-    "speech_encoder": (SpeechEncoder, SpeechEncoderConfig, "features", "marginals"),
-    "marginal_encoder": (MarginalEncoder, MarginalEncoderConfig, "marginals", "marginals"),
-    "decoder": (Decoder, DecoderConfig, "marginals", "tokens"),
-}
-KIND_OF = {cls: kind for kind, (cls, *_rest) in KINDS.items()}
+KINDS = MODULE_KINDS  # kind → (config class, builder): 'encoder' (reads what its front end reads) or 'decoder'
+KIND_OF = {InterfaceEncoder: "encoder", Decoder: "decoder"}
 
 
 class LengthRatioWarning(UserWarning):
@@ -77,6 +74,11 @@ def _vocab_entry(vocab: Vocabulary, folder: Path) -> dict:
     return {"fingerprint": vocab.fingerprint, "size": len(vocab), "blank": vocab.id.blank, "file": name}
 
 
+def _reads_type(module: nn.Module) -> str:
+    """'tokens', 'features' or 'marginals' — what the brick's data must be."""
+    return module.cfg.reads if isinstance(module, InterfaceEncoder) else "marginals"
+
+
 def _module_of(model: nn.Module, which: str, source: str = "") -> tuple[str, nn.Module]:
     if not isinstance(model, LegoModel):
         where = f"{source}: " if source else ""
@@ -95,12 +97,13 @@ def export_brick(model: nn.Module, ckpt: Checkpoint, which: str, out_dir: Path, 
                  fp16: bool = False, metrics: dict | None = None, source: str = "") -> Path:
     """Write one module of a trained model as a brick into out_dir; returns the card's path."""
     kind, module = _module_of(model, which, source)
+    reads_type = _reads_type(module)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     name = name or f"{ckpt.config.task}.{which}"
     data = dict(ckpt.extra.get("data", {}))
-    known = {v.id: v for v in (ckpt.src_vocab, ckpt.tgt_vocab) if v is not None}
-    reads = ckpt.src_vocab if kind == "text_encoder" else known.get(getattr(module, "in_vocab", None))
+    known = {v.id: v for v in ckpt.vocabularies().values()}
+    reads = ckpt.src_vocab if reads_type == "tokens" else known.get(module.in_vocab)
     emits = ckpt.tgt_vocab if kind == "decoder" else known[module.out_vocab]
     dtype = torch.float16 if fp16 else torch.float32
     tensors = {k: v.detach().to(dtype).contiguous() for k, v in module.state_dict().items()}
@@ -115,14 +118,16 @@ def export_brick(model: nn.Module, ckpt: Checkpoint, which: str, out_dir: Path, 
         "kind": kind,
         "config": asdict(module.cfg),
         "library_version": legonn.__version__,
-        "reads": ({"type": "features", "front_end": ckpt.extra["speech"]} if kind == "speech_encoder"
-                  else {"type": KINDS[kind][2], "vocab": _vocab_entry(reads, out_dir)}),
-        "emits": {"type": KINDS[kind][3], "vocab": _vocab_entry(emits, out_dir)},
+        "reads": ({"type": "features", "front_end": ckpt.extra["speech"]} if reads_type == "features"
+                  else {"type": reads_type, "vocab": _vocab_entry(reads, out_dir)}),
+        "emits": {"type": "tokens" if kind == "decoder" else "marginals", "vocab": _vocab_entry(emits, out_dir)},
         "length_ratio": data.pop("length_ratio", None),
         **({"input_length_ratio": data.pop("input_length_ratio")} if "input_length_ratio" in data else {}),
         "data": data,
-        "training": {"task": ckpt.config.task, "system": ckpt.config.name, "seed": ckpt.config.train.seed},
-        "metrics": {"valid_bleu_greedy": ckpt.state.best_bleu, "train_steps": ckpt.state.step, **(metrics or {})},
+        "training": {"task": ckpt.config.task, "input": ckpt.task.input, "system": ckpt.config.name,
+                     "seed": ckpt.config.train.seed},
+        "metrics": {**({"best": ckpt.state.best, "best_on": ckpt.state.best_on} if ckpt.state.best is not None else {}),
+                    "train_steps": ckpt.state.step, **(metrics or {})},
         "weights": {"file": weights.name, "sha256": _sha256(weights), "dtype": str(dtype).removeprefix("torch.")},
         "exported_from": source,
     }
@@ -142,11 +147,16 @@ def read_card(path: Path) -> dict:
         card = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise LegoError(f"{path}: not a JSON brick card ({exc})") from None
-    if not isinstance(card, dict) or card.get("format") != BRICK_FORMAT:
-        raise LegoError(f"{path}: not a legonn brick card (format {card.get('format') if isinstance(card, dict) else None!r})")
+    fmt = card.get("format") if isinstance(card, dict) else None
+    if fmt not in (BRICK_FORMAT, *OLD_BRICK_FORMATS):
+        raise LegoError(f"{path}: not a legonn brick card (format {fmt!r})")
     for key in ("name", "kind", "config", "reads", "emits", "weights"):
         if key not in card:
             raise LegoError(f"{path}: brick card has no '{key}' field")
+    if fmt in OLD_BRICK_FORMATS:
+        if card["kind"] not in compat.OLD_KINDS:
+            raise LegoError(f"{path}: unknown brick kind {card['kind']!r} (known: {', '.join(compat.OLD_KINDS)})")
+        card = compat.upgrade_card(card)
     if card["kind"] not in KINDS:
         raise LegoError(f"{path}: unknown brick kind {card['kind']!r} (known: {', '.join(KINDS)})")
     _check_fields(card, path)
@@ -161,7 +171,7 @@ RATIO_FIELDS = ("mean", "p5", "p95")
 
 def _check_fields(card: dict, path: Path) -> None:
     """A card edited by hand fails here with the field's name, not later with a KeyError."""
-    speech = card["kind"] == "speech_encoder"
+    speech = isinstance(card["reads"], dict) and card["reads"].get("type") == "features"
     for key, fields in NESTED_FIELDS.items():
         if speech and key == "reads":  # reads features: the front end instead of a vocabulary
             fields = ("type", "front_end")
@@ -187,14 +197,10 @@ def _load_vocab(folder: Path, entry: dict, card_path: Path) -> Vocabulary:
 
 
 def build_module(kind: str, config: dict, reads: VocabId | None, emits: VocabId) -> nn.Module:
-    """A fresh module of a brick kind from its constructor config and the vocabularies it reads/emits."""
-    module_cls, config_cls, _, _ = KINDS[kind]
-    cfg = config_cls(**config)
-    if kind in ("text_encoder", "speech_encoder"):
-        return module_cls(cfg, emits)
-    if kind == "marginal_encoder":
-        return module_cls(cfg, reads, emits)
-    return module_cls(cfg, reads)
+    """A fresh module of a brick kind from its config section and the vocabularies it reads/emits
+    (a config that does not fit raises LegoError naming the key)."""
+    config_cls, build = KINDS[kind]
+    return build(build_section(config_cls, config, "config"), reads=reads, emits=emits)
 
 
 def describe_chain(bricks: list[Brick]) -> list[dict]:
@@ -227,15 +233,18 @@ def load_brick(card_path: str | Path) -> Brick:
         raise LegoError(f"{weights}: SHA-256 {digest[:12]} does not match the card's {card['weights']['sha256'][:12]} "
                         "(corrupted or truncated file)")
     kind = card["kind"]
-    front_end = SpeechFrontEnd.from_dict(card["reads"]["front_end"], str(card_path)) if kind == "speech_encoder" else None
-    reads = None if front_end else _load_vocab(folder, card["reads"]["vocab"], card_path)
+    speech = card["reads"]["type"] == "features"
+    front_end = SpeechFrontEnd.from_dict(card["reads"]["front_end"], str(card_path)) if speech else None
+    reads = None if speech else _load_vocab(folder, card["reads"]["vocab"], card_path)
     emits = _load_vocab(folder, card["emits"]["vocab"], card_path)
     try:
         module = build_module(kind, card["config"], reads.id if reads else None, emits.id)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, LegoError) as exc:
         raise LegoError(f"{card_path}: config does not fit a {card['kind']} ({exc})") from None
     try:
         state = {k: v.float() for k, v in load_file(str(weights)).items()}
+        if card.get("converted_from") in OLD_BRICK_FORMATS:
+            state = compat.upgrade_state_dict(state)
         module.load_state_dict(state)
     except Exception as exc:  # safetensors' own errors, or tensors that do not fit the config
         raise LegoError(f"{weights}: weights do not load into a {card['kind']} ({str(exc).splitlines()[0]})") from None
@@ -247,16 +256,17 @@ def check_chain(bricks: list[Brick]) -> list[str]:
     if len(bricks) < 2:
         raise LegoError("a composition needs at least two bricks (an encoder and a decoder)")
     if bricks[0].card["reads"]["type"] not in ("tokens", "features") or bricks[-1].card["emits"]["type"] != "tokens":
-        raise LegoError(f"a composition must start with an encoder and end with a decoder, got {bricks[0].path} "
-                        f"({bricks[0].card['kind']}) first and {bricks[-1].path} ({bricks[-1].card['kind']}) last")
+        raise LegoError(f"a composition must start with an encoder of tokens or features and end with a decoder, got "
+                        f"{bricks[0].path} ({describe_card(bricks[0].card)}) first and {bricks[-1].path} "
+                        f"({describe_card(bricks[-1].card)}) last")
     for inner in bricks[1:]:
         if inner.card["reads"]["type"] != "marginals":
-            raise LegoError(f"{inner.path}: a {inner.card['kind']} reads {inner.card['reads']['type']}, so it can only "
-                            "start a composition")
+            raise LegoError(f"{inner.path}: this {inner.card['kind']} reads {inner.card['reads']['type']}, so it can "
+                            "only start a composition")
     for inner in bricks[:-1]:
         if inner.card["emits"]["type"] != "marginals":
-            raise LegoError(f"{inner.path}: a {inner.card['kind']} emits {inner.card['emits']['type']}, so it can only "
-                            "end a composition")
+            raise LegoError(f"{inner.path}: this {inner.card['kind']} emits {inner.card['emits']['type']}, so it can "
+                            "only end a composition")
     notes = []
     for left, right in zip(bricks, bricks[1:]):
         try:
@@ -272,6 +282,11 @@ def check_chain(bricks: list[Brick]) -> list[str]:
         warnings.warn(note, LengthRatioWarning, stacklevel=2)
         notes.append(note)
     return notes
+
+
+def describe_card(card: dict) -> str:
+    """'encoder reading features', 'decoder reading marginals', … (for messages)."""
+    return f"{card['kind']} reading {card['reads']['type']}"
 
 
 def _file_names(bricks: list[Brick]) -> list[str]:

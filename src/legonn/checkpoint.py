@@ -1,7 +1,9 @@
 """Training checkpoints as one safetensors file: weights, optimizer moments, RNG, JSON metadata.
 
 No pickle: tensors go in the safetensors body, everything else is JSON in its metadata. Files are
-written to a temp name and renamed, so a crash never leaves half a checkpoint behind.
+written to a temp name and renamed, so a crash never leaves half a checkpoint behind. Checkpoints of
+the previous format (legonn-checkpoint-1: a flat model section, best_bleu/best_wer) load through
+`legonn.compat`.
 """
 
 from __future__ import annotations
@@ -18,9 +20,15 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from legonn import compat
 from legonn.config import ExperimentConfig, config_from_json, config_to_dict
 from legonn.errors import LegoError
+from legonn.task import Task
 from legonn.vocab import Vocabulary
+
+
+CHECKPOINT_FORMAT = "legonn-checkpoint-2"
+OLD_FORMATS = ("legonn-checkpoint-1",)
 
 
 @dataclass
@@ -30,9 +38,8 @@ class TrainerState:
     step: int = 0
     epoch: int = 1
     batches_done: int = 0
-    best_bleu: float = -1.0
-    best_wer: float = -1.0  # speech runs select on WER; -1: none yet
-    best_on: str = ""  # the validation entry best_* were measured on ("": valid_bleu or valid_wer, older runs)
+    best: float | None = None  # the best validation score so far (None: none yet) …
+    best_on: str = ""  # … of this validation entry, e.g. 'valid_bleu' or 'valid_ctc0_wer' (its metric is in the name)
     bad_epochs: int = 0
     train_seconds: float = 0.0
     target_tokens: int = 0
@@ -50,6 +57,10 @@ class Checkpoint:
     tgt_vocab: Vocabulary
     extra: dict
     more_vocabs: list[Vocabulary] = field(default_factory=list)
+
+    @property
+    def task(self) -> Task:
+        return Task.from_dict(self.extra.get("task", {}), "checkpoint")
 
     def vocabularies(self) -> dict[str, Vocabulary]:
         """Every vocabulary stored in the checkpoint, by fingerprint."""
@@ -82,7 +93,7 @@ def save_checkpoint(path: str | Path, config: ExperimentConfig, state: TrainerSt
                 tensors[f"optim.{pid}.{key}"] = torch.as_tensor(value).contiguous()
         groups = opt_state["param_groups"]
     metadata = {
-        "format": "legonn-checkpoint-1",
+        "format": CHECKPOINT_FORMAT,
         "config": json.dumps(config_to_dict(config)),
         "state": json.dumps(state.__dict__),
         "optim_groups": json.dumps(groups),
@@ -124,8 +135,11 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
             meta = f.metadata() or {}
     except Exception as exc:  # safetensors raises its own error types for corrupt files
         raise LegoError(f"{path}: not a readable checkpoint ({_first_line(exc)})") from None
-    if meta.get("format") != "legonn-checkpoint-1":
-        raise LegoError(f"{path}: not a legonn checkpoint (format {meta.get('format')!r})")
+    if meta.get("format") in OLD_FORMATS:
+        tensors, meta = _upgrade(tensors, meta)
+    elif meta.get("format") != CHECKPOINT_FORMAT:
+        raise LegoError(f"{path}: not a legonn checkpoint (format {meta.get('format')!r}; this version reads "
+                        f"{CHECKPOINT_FORMAT} and {', '.join(OLD_FORMATS)})")
     try:
         return _unpack(path, tensors, meta)
     except LegoError as exc:
@@ -133,6 +147,22 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         raise LegoError(message if message.startswith(str(path)) else f"{path}: {message}") from None
     except (KeyError, ValueError, TypeError) as exc:
         raise LegoError(f"{path}: damaged checkpoint ({type(exc).__name__}: {_first_line(exc)})") from None
+
+
+def _upgrade(tensors: dict, meta: dict) -> tuple[dict, dict]:
+    """A legonn-checkpoint-1 file's tensors and metadata in today's shapes (see legonn.compat)."""
+    config = json.loads(meta["config"])
+    flat_model = config.get("model", {})
+    config["model"] = compat.upgrade_model_config(flat_model)
+    extra = json.loads(meta.get("extra", "{}"))
+    input_kind = "speech" if "speech" in extra else "marginals" if flat_model.get("input") == "token-marginals" else "text"
+    extra["task"] = Task(config.get("task", "de-en"), input_kind).to_dict()
+    if "composition" in extra:
+        extra["composition"] = compat.upgrade_composition(extra["composition"])
+    state = compat.upgrade_trainer_state(json.loads(meta["state"]), speech="speech" in extra)
+    models = compat.upgrade_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")})
+    tensors = {k: v for k, v in tensors.items() if not k.startswith("model.")} | {f"model.{k}": v for k, v in models.items()}
+    return tensors, {**meta, "config": json.dumps(config), "state": json.dumps(state), "extra": json.dumps(extra)}
 
 
 def _first_line(exc: BaseException) -> str:

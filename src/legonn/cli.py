@@ -70,17 +70,21 @@ def train(config, overrides, freeze, no_resume, quiet):
     minutes: for a run that must fit a session or a job slot.
 
     Start modules from bricks with --set init.decoder=BRICK.json (or init.encoder), e.g. to train a
-    new encoder against a frozen decoder: --set init.decoder=… --set model.length_ratio=auto --freeze decoder
+    new encoder against a frozen decoder: --set init.decoder=… --set model.encoder.olc.ratio=auto --freeze decoder
     """
+    import os
+
     import torch.distributed as dist
 
+    from legonn.assemble import build_run
     from legonn.config import load_config
     from legonn.train import Trainer, stop_on_signal
 
     if freeze:
         overrides = (*overrides, f"train.freeze={','.join(freeze)}")
     cfg = load_config(config, overrides)
-    trainer = Trainer(cfg, resume=not no_resume, progress=not quiet)
+    main_rank = os.environ.get("RANK", "0") == "0"  # under torchrun only rank 0 shows progress
+    trainer = Trainer(build_run(cfg, progress=not quiet and main_rank), resume=not no_resume, progress=not quiet)
     with stop_on_signal(trainer) as received:
         result = trainer.run()
     if dist.is_initialized():  # under torchrun: tidy up, and let rank 0 alone report
@@ -96,8 +100,8 @@ def train(config, overrides, freeze, no_resume, quiet):
         click.echo(f"time budget of {cfg.train.time_budget_minutes:g} min spent after epoch {result.state.epoch - 1} "
                    f"(step {result.state.step}); checkpoint saved in {result.out_dir}: run the same command to go on",
                    err=True)
-    metric, value = ("WER", result.state.best_wer) if trainer.data.speech else ("BLEU", result.state.best_bleu)
-    best = f"{metric} {value}" if value >= 0 else f"{metric} – (the run ended before its first validation)"
+    metric, value = trainer.task.metric.upper(), result.state.best
+    best = f"{metric} {value}" if value is not None else f"{metric} – (the run ended before its first validation)"
     click.echo(
         f"done: {result.state.step} steps, best valid {best}, {result.params:,} parameters, "
         f"{result.tokens_per_s:.0f} target tokens/s, {result.state.train_seconds / 60:.1f} min → {result.out_dir}"
@@ -203,7 +207,7 @@ def interface_stats(checkpoint, src, ref, limit, json_out):
     from legonn.vocab import atomic_write_bytes
 
     loaded = load_for_cli(checkpoint)
-    if loaded.src_vocab is None:
+    if loaded.task.speech:
         raise LegoError(f"{checkpoint}: this model reads speech; interface-stats reads text sources")
     if not hasattr(loaded.model, "interfaces"):
         raise LegoError(f"{checkpoint}: a monolithic baseline has no interface to describe")

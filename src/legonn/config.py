@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from legonn.errors import LegoError
-from legonn.model import ModelConfig
+from legonn.model import ARCHS, ModelConfig
 from legonn.precision import CHOICES as PRECISIONS
 
 
@@ -95,7 +95,7 @@ class TrainConfig:
 class InitConfig:
     """Bricks (paths to their .json cards) that replace freshly initialised modules before training.
 
-    With `model.length_ratio: auto`, the encoder's OLC ratio is fitted to the card of
+    With `model.encoder.olc.ratio: auto`, the encoder's OLC ratio is fitted to the card of
     `length_ratio_from` (a decoder brick the encoder is meant to feed; default: `decoder`), so an
     encoder trained with its own decoder can later be composed with that one.
     """
@@ -124,8 +124,11 @@ class ExperimentConfig:
 
 
 def _build(cls, values: dict, where: str):
+    """An instance of dataclass `cls` from a mapping; nested sections recurse. A field whose metadata
+    names `kinds` (a table kind → config class) is built as the class its `kind` key picks; one whose
+    metadata names `optional` is that section, or None."""
     if not isinstance(values, dict):
-        raise LegoError(f"{where}: expected a mapping, got {type(values).__name__}")
+        raise LegoError(f"{where or 'config'}: expected a mapping, got {type(values).__name__}")
     fields = {f.name: f for f in dataclasses.fields(cls)}
     kwargs = {}
     for key, value in values.items():
@@ -133,11 +136,26 @@ def _build(cls, values: dict, where: str):
         if key not in fields:
             raise LegoError(f"unknown config key '{name}' (known: {', '.join(fields)})")
         f = fields[key]
-        if dataclasses.is_dataclass(f.default_factory if f.default_factory is not dataclasses.MISSING else None):
-            kwargs[key] = _build(f.default_factory, value, name)
+        factory = f.default_factory if f.default_factory is not dataclasses.MISSING else None
+        if "kinds" in f.metadata:
+            kwargs[key] = _build_kind(f.metadata["kinds"], factory().kind, value, name)
+        elif "optional" in f.metadata:
+            kwargs[key] = None if value is None else _build(f.metadata["optional"], value, name)
+        elif dataclasses.is_dataclass(factory):
+            kwargs[key] = _build(factory, value, name)
         else:
             kwargs[key] = _coerce(value, f.type, name)
     return cls(**kwargs)
+
+
+def _build_kind(kinds: dict, default_kind: str, values, where: str):
+    """The config class that `values['kind']` (default: the field's default kind) names in `kinds`."""
+    if not isinstance(values, dict):
+        raise LegoError(f"config key '{where}': expected a mapping with a 'kind', got {values!r}")
+    kind = values.get("kind", default_kind)
+    if kind not in kinds:
+        raise LegoError(f"config key '{where}.kind': unknown kind {kind!r} (known: {', '.join(kinds)})")
+    return _build(kinds[kind], {**values, "kind": kind}, where)
 
 
 # PyYAML follows YAML 1.1, where `5e-4` (no dot) is a string; a float field accepts it anyway.
@@ -145,7 +163,7 @@ _FLOAT_TEXT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 
 
 def _coerce(value: Any, type_name: str, where: str):
-    if str(type_name) == "float | str":  # a number, or the word 'auto' (model.length_ratio)
+    if str(type_name) == "float | str":  # a number, or the word 'auto' (model.encoder.olc.ratio)
         if value == "auto":
             return value
         return _coerce(value, "float", where)
@@ -187,9 +205,13 @@ def parse_overrides(overrides: list[str]) -> dict:
 
 
 def _merge(base: dict, extra: dict) -> dict:
+    """`extra` over `base`, section by section; a section naming another `kind` replaces the one it overrides
+    (a speech front end's fields mean nothing to a token front end)."""
     out = dict(base)
     for key, value in extra.items():
-        out[key] = _merge(out.get(key, {}), value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+        below = out.get(key)
+        same_kind = isinstance(below, dict) and isinstance(value, dict) and value.get("kind", below.get("kind")) == below.get("kind")
+        out[key] = _merge(below, value) if same_kind else value
     return out
 
 
@@ -214,25 +236,53 @@ def _read_yaml(path: Path, depth: int = 0) -> dict:
 LR_SCHEDULES = ("inverse_sqrt", "linear")
 SELECT_ON = ("output", "interface")
 
-# Fields that only make sense above zero; 0 would crash deep inside the model or the loop.
+# Fields that only make sense above zero, wherever they appear in a section; 0 would crash deep inside
+# the model or the loop.
 _POSITIVE = {
     "data": ("max_len",),
-    "model": ("dim", "heads", "ff_dim", "max_positions", "receptive_field", "beam", "kernel"),
+    "model": ("dim", "heads", "ff_dim", "max_positions", "receptive_field", "beam", "kernel", "feature_dim",
+              "channels"),
     "train": ("max_tokens", "lr", "log_every", "save_every"),
 }
+
+
+def _leaves(section, where: str):
+    """(dotted name, field name, value) of every field of a config section, nested sections included."""
+    for f in dataclasses.fields(section):
+        value = getattr(section, f.name)
+        if dataclasses.is_dataclass(value):
+            yield from _leaves(value, f"{where}.{f.name}")
+        else:
+            yield f"{where}.{f.name}", f.name, value
+
+
+def _check_model(model: ModelConfig, init: InitConfig) -> None:
+    """A known arch, and an OLC ratio that can be built. (model.arch picks the sections that are built:
+    a config may describe both a LegoNN model and its baseline, and switch with --set model.arch=….)"""
+    if model.arch not in ARCHS:
+        raise LegoError(f"config key 'model.arch': expected one of {', '.join(ARCHS)}, got {model.arch!r}")
+    if model.arch == "baseline":
+        return
+    ratio = model.encoder.olc.ratio
+    if isinstance(ratio, str) and ratio != "auto":
+        raise LegoError(f"config key 'model.encoder.olc.ratio': expected a number or 'auto', got {ratio!r}")
+    if ratio == "auto" and not init.length_reference:
+        raise LegoError("config key 'model.encoder.olc.ratio': 'auto' needs init.decoder or init.length_ratio_from "
+                        "(the decoder brick to fit)")
+    if isinstance(ratio, float) and ratio <= 0:
+        raise LegoError(f"config key 'model.encoder.olc.ratio': must be positive, got {ratio!r}")
 
 
 def check_values(cfg: ExperimentConfig) -> ExperimentConfig:
     """Range checks the types cannot express; an error names the field."""
     for section, names in _POSITIVE.items():
-        for name in names:
-            value = getattr(getattr(cfg, section), name)
-            if value <= 0:
-                raise LegoError(f"config key '{section}.{name}': must be positive, got {value!r}")
+        for where, name, value in _leaves(getattr(cfg, section), section):
+            if name in names and isinstance(value, (int, float)) and value <= 0:
+                raise LegoError(f"config key '{where}': must be positive, got {value!r}")
+            if section == "model" and name == "dropout" and not 0.0 <= value < 1.0:
+                raise LegoError(f"config key '{where}': must be in [0, 1), got {value!r}")
     if cfg.data.train_limit < 0:
         raise LegoError(f"config key 'data.train_limit': must be 0 (all) or positive, got {cfg.data.train_limit!r}")
-    if not 0.0 <= cfg.model.dropout < 1.0:
-        raise LegoError(f"config key 'model.dropout': must be in [0, 1), got {cfg.model.dropout!r}")
     if cfg.train.precision not in PRECISIONS:
         raise LegoError(f"config key 'train.precision': expected one of {', '.join(PRECISIONS)}, "
                         f"got {cfg.train.precision!r}")
@@ -249,14 +299,7 @@ def check_values(cfg: ExperimentConfig) -> ExperimentConfig:
     if cfg.init.composed and (cfg.init.encoder or cfg.init.decoder):
         raise LegoError("config key 'init.composed': starts from a whole composition, so init.encoder and "
                         "init.decoder must be empty")
-    if cfg.model.encoder_ctc and cfg.model.arch != "baseline":
-        raise LegoError("config key 'model.encoder_ctc': only a baseline takes it (a LegoNN encoder's interface "
-                        "already has its CTC loss)")
-    if cfg.model.length_ratio == "auto" and not cfg.init.length_reference:
-        raise LegoError("config key 'model.length_ratio': 'auto' needs init.decoder or init.length_ratio_from "
-                        "(the decoder brick to fit)")
-    if isinstance(cfg.model.length_ratio, float) and cfg.model.length_ratio <= 0:
-        raise LegoError(f"config key 'model.length_ratio': must be positive, got {cfg.model.length_ratio!r}")
+    _check_model(cfg.model, cfg.init)
     return cfg
 
 
@@ -272,6 +315,11 @@ def load_config(path: str | Path | None, overrides: list[str] = ()) -> Experimen
         except LegoError as exc:
             raise LegoError(f"{path}: {exc}") from None
     return check_values(_build(ExperimentConfig, _merge(values, parse_overrides(list(overrides))), ""))
+
+
+def build_section(cls, values: dict, where: str):
+    """One config section (e.g. a brick card's `config`) as dataclass `cls`; LegoError names a bad key."""
+    return _build(cls, values, where)
 
 
 def config_to_dict(cfg) -> dict:

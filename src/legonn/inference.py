@@ -14,9 +14,10 @@ from legonn.checkpoint import Checkpoint, load_checkpoint
 from legonn.data.batching import encode_sources, pad_sources
 from legonn.data.features import SpeechFrontEnd
 from legonn.errors import LegoError
-from legonn.model import LegoModel, build_model
+from legonn.model import LegoModel, Seq2Seq, build_model
 from legonn.nn import MIN_FRAMES
 from legonn.search import SearchOptions, beam_search, max_target_length
+from legonn.task import Task
 from legonn.vocab import Vocabulary
 
 
@@ -31,7 +32,8 @@ class Translation:
 class LoadedModel:
     """A model ready to translate, from a training checkpoint or a composed folder of bricks."""
 
-    model: nn.Module
+    model: Seq2Seq
+    task: Task
     src_vocab: Vocabulary | None  # None: a speech model (see front_end)
     tgt_vocab: Vocabulary
     max_len: int
@@ -53,7 +55,8 @@ def load_model(path: str | Path) -> LoadedModel:
         from legonn.bricks import load_composed
 
         model, bricks = load_composed(path)
-        return LoadedModel(model, bricks[0].reads, bricks[-1].emits, chain_capacity(model),
+        task = Task.of(path.name, bricks[0].card["reads"]["type"])
+        return LoadedModel(model, task, bricks[0].reads, bricks[-1].emits, chain_capacity(model),
                            front_end=bricks[0].front_end, interface_vocabs=[b.emits for b in bricks[:-1]])
     ckpt = load_checkpoint(path)
     try:
@@ -68,8 +71,7 @@ def load_model(path: str | Path) -> LoadedModel:
         raise LegoError(f"{path}: weights do not fit the model in its config ({str(exc).splitlines()[0]})") from None
     front_end = SpeechFrontEnd.from_dict(ckpt.extra["speech"], str(path)) if "speech" in ckpt.extra else None
     max_len = chain_capacity(model) if "composition" in ckpt.extra else longest_source(ckpt.config.model)
-    return LoadedModel(model.eval(), ckpt.src_vocab, ckpt.tgt_vocab, max_len, ckpt,
-                       front_end)
+    return LoadedModel(model.eval(), ckpt.task, ckpt.src_vocab, ckpt.tgt_vocab, max_len, ckpt, front_end)
 
 
 def interface_vocabularies(model: nn.Module, known: list[Vocabulary]) -> list[Vocabulary]:
@@ -83,14 +85,14 @@ def longest_source(cfg) -> int:
     """The longest input a model can read: a LegoNN encoder's OLC emits at most max_positions outputs;
     a baseline has sinusoidal positions only (its limit is memory). data.max_len filters *training* data."""
     if cfg.arch == "lego":
-        return olc_capacity(cfg.max_positions, cfg.length_ratio)
+        return olc_capacity(cfg.encoder.olc.max_positions, cfg.encoder.olc.ratio)
     return 4096
 
 
 def chain_capacity(model: LegoModel) -> int:
     """The longest input a chain of bricks can read: what its first encoder's OLC can emit."""
-    first = model.encoders[0].cfg
-    return olc_capacity(first.max_positions, first.length_ratio)
+    olc = model.encoders[0].cfg.olc
+    return olc_capacity(olc.max_positions, olc.ratio)
 
 
 def olc_capacity(max_positions: int, ratio: float) -> int:
@@ -99,14 +101,13 @@ def olc_capacity(max_positions: int, ratio: float) -> int:
 
 
 @torch.no_grad()
-def decode_sources(model: nn.Module, tgt_vocab: Vocabulary, sources: list[np.ndarray], opts: SearchOptions,
+def decode_sources(model: Seq2Seq, tgt_vocab: Vocabulary, sources: list[np.ndarray], opts: SearchOptions,
                    batch_size: int = 64, precision: str = "fp32", progress=None,
                    interface_vocabs: list[Vocabulary] | None = None) -> list[tuple[str, list[str]]]:
     """Encoded sources (token ids, or T × F speech features) → (hypothesis, CTC readout per interface),
     in input order. Sources are batched by length; each interface is read out in its own vocabulary
     (interface_vocabs; default: the target vocabulary)."""
     model.eval()
-    speech = bool(sources) and sources[0].ndim == 2
     order = np.argsort([len(s) for s in sources], kind="stable")
     results: list = [None] * len(sources)
     for start in range(0, len(order), batch_size):
@@ -114,8 +115,8 @@ def decode_sources(model: nn.Module, tgt_vocab: Vocabulary, sources: list[np.nda
         src, lengths = pad_sources([sources[i] for i in index])
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
             enc = model.encode(src, lengths)
-            # the output-length bound follows the encoder's positions: speech frames are subsampled 4×
-            hyps = beam_search(model.ar, enc, max_target_length(lengths // 4 if speech else lengths, opts), opts)
+            # the output-length bound follows the source on the scale of the encoder's positions
+            hyps = beam_search(model.ar, enc, max_target_length(lengths // model.source_stride, opts), opts)
         vocabs = interface_vocabs or [tgt_vocab] * len(enc.interfaces)
         readouts = [[vocab.decode(ids) for ids in m.greedy()] for vocab, m in zip(vocabs, enc.interfaces)]
         for row, i in enumerate(index):
@@ -163,7 +164,7 @@ def transcribe(loaded: LoadedModel, paths: list[Path], opts: SearchOptions, max_
     """Audio files → text with a speech model; audio problems are errors naming the file."""
     from legonn.data.speech import load_audio
 
-    if loaded.front_end is None:
+    if not loaded.task.speech:
         raise LegoError("this model reads text, not speech: use `legonn translate`")
     start = time.perf_counter()
     features, samples = [], 0

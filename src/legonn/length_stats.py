@@ -10,18 +10,28 @@ import math
 from typing import Sequence
 
 import numpy as np
+import torch
+from torch import Tensor
 
 QUANTILES = (0.01, 0.05, 0.5, 0.95, 0.99)
 
 
+def controlled_lengths(lengths: Tensor | Sequence[int], ratio: float) -> Tensor:
+    """K_i = ceil(α · T_i), at least 1: the one place this rule lives (the OLC, token marginals, statistics).
+
+    The small epsilon keeps e.g. 1.5 · 4 = 6.000000001 from becoming 7."""
+    lengths = torch.as_tensor(lengths)
+    return torch.ceil(lengths.double() * ratio - 1e-9).long().clamp(min=1)
+
+
 def output_length(source_length: int, ratio: float) -> int:
-    """K = ceil(α · T) as the OutputLengthController computes it."""
-    return max(1, math.ceil(source_length * ratio - 1e-9))
+    """K = ceil(α · T) for one length."""
+    return int(controlled_lengths([source_length], ratio)[0])
 
 
 def ratio_stats(source_lengths: Sequence[int], target_lengths: Sequence[int], ratio: float) -> dict:
     """Summary of K/L over a corpus, where K = ceil(α·T) and L is the target length in tokens."""
-    k = np.array([output_length(int(t), ratio) for t in source_lengths], dtype=np.float64)
+    k = controlled_lengths(list(source_lengths), ratio).numpy().astype(np.float64)
     l = np.maximum(np.asarray(target_lengths, dtype=np.float64), 1.0)
     r = k / l
     stats = {"alpha": ratio, "count": int(len(r)), "mean": round(float(r.mean()), 4),
@@ -39,7 +49,8 @@ def ctc_unalignable(source_lengths: Sequence[int], targets: Sequence[Sequence[in
     def needed(target) -> int:
         return len(target) + sum(a == b for a, b in zip(target, target[1:]))
 
-    return sum(output_length(int(t), ratio) < needed(y) for t, y in zip(source_lengths, targets))
+    ks = controlled_lengths(list(source_lengths), ratio).tolist()
+    return sum(k < needed(y) for k, y in zip(ks, targets))
 
 
 def auto_ratio(decoder_stats: dict, source_lengths: Sequence[int], target_lengths: Sequence[int]) -> float:

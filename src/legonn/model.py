@@ -1,16 +1,34 @@
-"""LegoModel — a chain of modules whose neighbours agree on their interface vocabulary — and builders."""
+"""LegoModel — a chain of modules whose neighbours agree on their interface vocabulary — the model
+section of a config, and `build_model`.
+
+`Seq2Seq` is what training and inference call on any model (LegoModel or Baseline)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Protocol
 
+import torch
 from torch import Tensor, nn
 
 from legonn.interface import Marginals, VocabId
-from legonn.modules import (Baseline, BaselineConfig, Decoder, DecoderConfig, MarginalEncoder, MarginalEncoderConfig,
-                            SpeechEncoder, SpeechEncoderConfig, TextEncoder, TextEncoderConfig, TokenMarginals,
-                            TokenMarginalsConfig)
-from legonn.modules.decoder import Encoded
+from legonn.length_stats import controlled_lengths
+from legonn.modules import (MODULE_KINDS, Baseline, BaselineConfig, Decoder, DecoderConfig, EncoderConfig,
+                            TokenMarginals, TokenMarginalsConfig)
+from legonn.modules.decoder import AutoregressiveDecoder, Encoded
+from legonn.task import Task
+
+
+class Seq2Seq(Protocol):
+    """What the trainer and inference use of a model: encoding, the autoregressive decoder, interfaces."""
+
+    ar: AutoregressiveDecoder
+    source_stride: int
+    interface_vocabs: list[VocabId]
+
+    def encode(self, inputs: Tensor, lengths: Tensor) -> Encoded: ...
+
+    def __call__(self, inputs: Tensor, lengths: Tensor, prev_tokens: Tensor) -> tuple[Tensor, list[Marginals]]: ...
 
 
 class LegoModel(nn.Module):
@@ -31,6 +49,11 @@ class LegoModel(nn.Module):
         return self.decoder.ar
 
     @property
+    def source_stride(self) -> int:
+        """The first encoder's nominal time reduction (4 for filterbanks): decoding bounds hypotheses by it."""
+        return self.encoders[0].stride
+
+    @property
     def interface_vocabs(self) -> list[VocabId]:
         """The vocabulary each interface speaks, upstream first."""
         return [e.out_vocab for e in self.encoders]
@@ -39,7 +62,7 @@ class LegoModel(nn.Module):
         """The marginals emitted at every interface, upstream first."""
         out = [self.encoders[0](inputs, lengths)]
         for encoder in self.encoders[1:]:
-            out.append(encoder(out[-1]))
+            out.append(encoder(out[-1], out[-1].lengths))
         return out
 
     def encode(self, inputs: Tensor, lengths: Tensor) -> Encoded:
@@ -56,83 +79,70 @@ class LegoModel(nn.Module):
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """The model section of an experiment config.
+    """The model section of an experiment config: what it builds, module by module.
 
-    arch: 'lego' (encoder → Decoder through Marginals) or 'baseline' (plain transformer).
-    input: 'tokens' (TextEncoder), 'speech' (SpeechEncoder over feature_dim filterbanks, with
-    `channels`-wide 4× conv subsampling) or 'token-marginals' (the source tokens as the marginals a
-    perfect CTC encoder would emit — TokenMarginals, input_stretch / input_smoothing — read by a
-    MarginalEncoder whose ingestor is encoder_ingestor: how a module for the middle of a chain is
-    trained from text, e.g. phonemes → sub-words).
-    encoder_layers: baseline encoder depth, or LegoNN group-1 depth; group2_layers: OLC blocks;
-    length_ratio: OLC α, or 'auto' (fit to init.decoder's card, resolved before building); ingestor: 'wemb' | 'beamconv' with receptive_field / beam / kernel;
-    ingest_layers: decoder-side encoder layers over the ingested marginals.
-    encoder_ctc: baseline only — an auxiliary CTC head on its encoder (joint CTC/attention, no interface).
+    arch: 'lego' (encoder → Decoder through Marginals; sections `encoder`, `decoder`) or 'baseline'
+    (a plain transformer; section `baseline`). token_marginals: train a marginals-reading encoder from
+    text — the source tokens become the marginals a perfect CTC encoder would emit (TokenMarginals);
+    the encoder's front end must then read marginals. E.g.
+
+        model:
+          encoder: {frontend: {kind: speech, channels: 128}, layers: 5, olc: {ratio: 0.5}}
+          decoder: {ingestor: {kind: beamconv, beam: 4}, layers: 1, ar_layers: 3}
     """
 
     arch: str = "lego"
-    input: str = "tokens"
-    feature_dim: int = 80
-    channels: int = 256
-    dim: int = 256
-    heads: int = 4
-    ff_dim: int = 1024
-    dropout: float = 0.3
-    encoder_layers: int = 3
-    group2_layers: int = 1
-    length_ratio: float | str = 2.0
-    max_positions: int = 1024
-    ingestor: str = "wemb"
-    receptive_field: int = 1
-    beam: int = 4
-    kernel: int = 3
-    ingest_layers: int = 1
-    decoder_layers: int = 3
-    encoder_ingestor: str = "wemb"
-    input_stretch: float = 2.0
-    input_smoothing: float = 0.05
-    encoder_ctc: bool = False
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    decoder: DecoderConfig = field(default_factory=DecoderConfig)
+    token_marginals: TokenMarginalsConfig | None = field(default=None, metadata={"optional": TokenMarginalsConfig})
+    baseline: BaselineConfig = field(default_factory=BaselineConfig)
+
+    @property
+    def reads(self) -> str:
+        """What the model's input is: 'tokens', 'features' or, with token_marginals, 'tokens' too."""
+        if self.arch == "baseline":
+            return self.baseline.reads
+        return "tokens" if self.token_marginals is not None else self.encoder.reads
+
+    @property
+    def frontend(self):
+        """The config of the front end that reads the model's input."""
+        return self.baseline.frontend if self.arch == "baseline" else self.encoder.frontend
+
+    def task(self, name: str) -> Task:
+        """The task this model section implies: its input kind (and so its metric)."""
+        return Task.of(name, self.reads, marginals=self.arch == "lego" and self.token_marginals is not None)
+
+    def source_positions(self, lengths) -> list[int]:
+        """Per source length, the positions the (first trained) encoder reads: what K = ⌈α·T⌉ is taken of."""
+        lengths = torch.as_tensor(lengths)
+        if self.arch == "baseline":
+            return self.baseline.positions(lengths).tolist()
+        if self.token_marginals is not None:
+            lengths = controlled_lengths(lengths, self.token_marginals.stretch)
+        return self.encoder.positions(lengths).tolist()
 
 
-INPUTS = ("tokens", "speech", "token-marginals")
+ARCHS = ("lego", "baseline")
 
 
 def build_model(cfg: ModelConfig, src_vocab: VocabId | None, tgt_vocab: VocabId) -> nn.Module:
     """Build a Baseline or a LegoModel whose last interface speaks the target vocabulary.
 
     src_vocab: the source vocabulary (None for speech)."""
-    if cfg.input not in INPUTS:
-        raise ValueError(f"model.input: unknown input {cfg.input!r} (expected one of {', '.join(INPUTS)})")
-    src_vocab_size = src_vocab.size if src_vocab is not None else 0
     if cfg.arch == "baseline":
-        return Baseline(BaselineConfig(src_vocab_size, tgt_vocab.size, cfg.dim, cfg.heads, cfg.ff_dim,
-                                       cfg.encoder_layers, cfg.decoder_layers, cfg.dropout, cfg.input,
-                                       cfg.feature_dim, cfg.channels, cfg.encoder_ctc), tgt_vocab)
+        return Baseline(cfg.baseline, src_vocab=src_vocab, tgt_vocab=tgt_vocab)
     if cfg.arch != "lego":
-        raise ValueError(f"model.arch: unknown architecture {cfg.arch!r} (expected 'lego' or 'baseline')")
-    if cfg.input == "token-marginals":
-        encoders = [
-            TokenMarginals(TokenMarginalsConfig(cfg.input_stretch, cfg.input_smoothing), src_vocab),
-            MarginalEncoder(MarginalEncoderConfig(cfg.dim, cfg.heads, cfg.ff_dim, cfg.encoder_ingestor,
-                                                  cfg.receptive_field, cfg.beam, cfg.kernel, cfg.encoder_layers,
-                                                  cfg.group2_layers, cfg.length_ratio, cfg.max_positions,
-                                                  cfg.dropout), src_vocab, tgt_vocab),
-        ]
-    elif cfg.input == "speech":
-        encoders = [SpeechEncoder(
-            SpeechEncoderConfig(cfg.feature_dim, cfg.channels, cfg.dim, cfg.heads, cfg.ff_dim, cfg.encoder_layers,
-                                cfg.group2_layers, cfg.length_ratio, cfg.max_positions, cfg.dropout),
-            tgt_vocab,
-        )]
-    else:
-        encoders = [TextEncoder(
-            TextEncoderConfig(src_vocab_size, cfg.dim, cfg.heads, cfg.ff_dim, cfg.encoder_layers, cfg.group2_layers,
-                              cfg.length_ratio, cfg.max_positions, cfg.dropout),
-            tgt_vocab,
-        )]
-    decoder = Decoder(
-        DecoderConfig(tgt_vocab.size, cfg.dim, cfg.heads, cfg.ff_dim, cfg.ingestor, cfg.receptive_field, cfg.beam,
-                      cfg.kernel, cfg.ingest_layers, cfg.decoder_layers, cfg.dropout),
-        tgt_vocab,
-    )
-    return LegoModel(encoders, decoder)
+        raise ValueError(f"model.arch: unknown architecture {cfg.arch!r} (expected {' or '.join(map(repr, ARCHS))})")
+    encoders: list[nn.Module] = []
+    if cfg.token_marginals is not None:
+        if cfg.encoder.reads != "marginals":
+            raise ValueError("model.token_marginals: the encoder's front end must read marginals "
+                             "(model.encoder.frontend.kind: marginals)")
+        encoders.append(TokenMarginals(cfg.token_marginals, src_vocab))
+    elif cfg.encoder.reads == "marginals":
+        raise ValueError("model.encoder.frontend: an encoder that reads marginals needs model.token_marginals "
+                         "(or an upstream brick in a composition)")
+    (_, make_encoder), (_, make_decoder) = MODULE_KINDS["encoder"], MODULE_KINDS["decoder"]
+    encoders.append(make_encoder(cfg.encoder, reads=src_vocab, emits=tgt_vocab))  # token marginals speak src's
+    return LegoModel(encoders, make_decoder(cfg.decoder, reads=tgt_vocab, emits=tgt_vocab))

@@ -1,12 +1,12 @@
 """The training loop: one code path for a single process and for torchrun + DDP (gloo on CPU).
 
-It knows a model only through `forward(src, src_lengths, prev) -> (logits, interfaces)`,
-`encode` (for validation decoding) and the losses.
+It is handed what it trains (`legonn.assemble.build_run`) and knows a model only through the
+`legonn.model.Seq2Seq` protocol: `forward(src, src_lengths, prev) -> (logits, interfaces)`, `encode`
+(for validation decoding), and the losses.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import json
 import math
@@ -16,6 +16,7 @@ import time
 from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 import torch.distributed as dist
@@ -23,22 +24,17 @@ from torch import nn
 from tqdm import tqdm
 
 from legonn.allocator import release_free_memory
-from legonn.assemble import check_composition, freeze, resolve_length_ratio, start_from_bricks
-from legonn.bricks import describe_chain, load_brick, load_composed
 from legonn.checkpoint import TrainerState, check_vocab, load_checkpoint, save_checkpoint
-from legonn.config import ExperimentConfig
 from legonn.data.batching import collate, make_batches
 from legonn.data.features import SpecAugmentConfig, spec_augment
-from legonn.data.task import TaskData, load_task_data
 from legonn.errors import LegoError
-from legonn.inference import decode_sources, interface_vocabularies
-from legonn.length_stats import ctc_unalignable, ratio_stats
+from legonn.inference import decode_sources
 from legonn.losses import lego_loss
-from legonn.model import build_model
-from legonn.precision import resolve_precision
-from legonn.score import bleu_chrf, wer
 from legonn.search import SearchOptions
 from legonn.vocab import atomic_write_bytes
+
+if TYPE_CHECKING:
+    from legonn.assemble import Run
 
 
 @dataclass
@@ -54,30 +50,6 @@ class TrainResult:
 
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
-
-
-def summarize_data(cfg: ExperimentConfig, data: TaskData) -> dict:
-    """What a module was trained on, for its brick card: files, sizes, and the K/L length ratios
-    (K from the positions the encoder's OLC reads: tokens, or 4×-subsampled speech frames)."""
-    pairs = data.pairs
-    src_lengths = data.encoder_positions(cfg.model)
-    tgt_lengths = [len(t) for t in pairs.tgt]
-    if data.speech:
-        summary = {"task": cfg.task, "train_manifest": cfg.data.train_manifest, "pairs": len(pairs),
-                   "frames": int(sum(len(s) for s in pairs.src)), "tgt_tokens": int(sum(tgt_lengths))}
-    else:
-        summary = {"task": cfg.task, "train_src": cfg.data.train_src, "train_tgt": cfg.data.train_tgt,
-                   "pairs": len(pairs), "src_tokens": int(sum(len(s) for s in pairs.src)),
-                   "tgt_tokens": int(sum(tgt_lengths))}
-    if cfg.model.input == "token-marginals":
-        # what an upstream encoder must emit for this module: K_in positions per source token (§ chains)
-        tokens = [len(s) for s in pairs.src]
-        summary["input_length_ratio"] = ratio_stats(tokens, tokens, cfg.model.input_stretch)
-    if cfg.model.arch == "lego" and not cfg.init.composed:  # a composition's lengths are set by its bricks
-        summary["length_ratio"] = ratio_stats(src_lengths, tgt_lengths, cfg.model.length_ratio)
-        summary["ctc_unalignable_pairs"] = ctc_unalignable(src_lengths, [t.tolist() for t in pairs.tgt],
-                                                           cfg.model.length_ratio)
-    return summary
 
 
 def learning_rate(step: int, peak: float, warmup: int, schedule: str = "inverse_sqrt", total: int = 0) -> float:
@@ -175,47 +147,22 @@ def _time_left(t, st: TrainerState, epoch_seconds: float, budget_left_s: float |
 
 
 class Trainer:
-    def __init__(self, cfg: ExperimentConfig, resume: bool = True, progress: bool = True):
-        self.cfg, self.progress = cfg, progress
+    """Runs the loop, validation, checkpoints, DDP and resume for a model it is handed (`build_run`)."""
+
+    def __init__(self, run: Run, resume: bool = True, progress: bool = True):
+        self.spec, self.cfg, self.progress = run, run.cfg, progress
         self.dist = _Distributed()
-        if cfg.train.threads > 0:
-            torch.set_num_threads(cfg.train.threads)
-        self.out = Path(cfg.out_dir)
-        # fine-tuning a composition: its modules, and a speech encoder's own front end (features + CMVN)
-        composed = load_composed(cfg.init.composed) if cfg.init.composed else None
-        front_end = composed[1][0].front_end if composed else None
-        if cfg.init.encoder and cfg.model.input == "speech":
-            front_end = load_brick(cfg.init.encoder).front_end
-        self.data = load_task_data(cfg, progress and self.dist.main, front_end)
-        self.src_vocab, self.tgt_vocab, self.pairs = self.data.src_vocab, self.data.tgt_vocab, self.data.pairs
-        cfg, auto_note = resolve_length_ratio(cfg, self.data.encoder_positions(cfg.model), [len(t) for t in self.pairs.tgt])
-        # 'auto' becomes what this machine runs fastest; config.json and results record the choice
-        cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, precision=resolve_precision(cfg.train.precision)))
-        self.cfg = cfg
-        self.data_summary = summarize_data(cfg, self.data) | auto_note
-        torch.manual_seed(cfg.train.seed)
-        self.composition, self.more_vocabs = None, []
-        if composed:
-            check_composition(composed[1], self.src_vocab, self.tgt_vocab, cfg.init.composed)
-            self.model, self.composition = composed[0], describe_chain(composed[1])
-            known = {v.fingerprint for v in (self.src_vocab, self.tgt_vocab) if v is not None}
-            self.more_vocabs = [b.emits for b in composed[1][:-1] if b.emits.fingerprint not in known]
-        else:
-            try:
-                self.model = build_model(cfg.model, self.src_vocab.id if self.src_vocab else None, self.tgt_vocab.id)
-            except ValueError as exc:
-                raise LegoError(str(exc)) from None
-            self.model = start_from_bricks(self.model, cfg, self.src_vocab, self.tgt_vocab)
-        # what each interface speaks, upstream first: read-outs decode with it, CTC applies where it is the target
-        self.interface_vocabs = interface_vocabularies(
-            self.model, [v for v in (self.src_vocab, self.tgt_vocab, *self.more_vocabs) if v is not None])
+        self.out = Path(run.cfg.out_dir)
+        self.data, self.model, self.task = run.data, run.model, run.task
+        self.src_vocab, self.tgt_vocab, self.pairs = run.data.src_vocab, run.data.tgt_vocab, run.data.pairs
+        self.interface_vocabs, self.frozen = run.interface_vocabs, run.frozen
         self.selection_key = self._selection_key()
-        self.frozen = freeze(self.model, cfg.train.freeze)
+        t = run.cfg.train
         # same initial weights everywhere (DDP also broadcasts rank 0's), but each rank its own dropout masks
-        torch.manual_seed(cfg.train.seed + 1000 * self.dist.rank)
+        torch.manual_seed(t.seed + 1000 * self.dist.rank)
         trainable = [p for p in self.model.parameters() if p.requires_grad]
-        self.optimizer = torch.optim.AdamW(trainable, lr=cfg.train.lr, betas=(0.9, 0.98),
-                                           eps=1e-8, weight_decay=cfg.train.weight_decay, fused=True)
+        self.optimizer = torch.optim.AdamW(trainable, lr=t.lr, betas=(0.9, 0.98),
+                                           eps=1e-8, weight_decay=t.weight_decay, fused=True)
         self.state = TrainerState()
         self._stop_requested = False
         last = self.out / "checkpoint_last.safetensors"
@@ -223,7 +170,7 @@ class Trainer:
             self._restore(last)
         self.ddp = (
             # without CTC a BeamConv encoder gets no gradient at all, which DDP must be told about
-            nn.parallel.DistributedDataParallel(self.model, find_unused_parameters=cfg.train.ctc_weight == 0)
+            nn.parallel.DistributedDataParallel(self.model, find_unused_parameters=t.ctc_weight == 0)
             if self.dist.world > 1 else self.model
         )
 
@@ -281,16 +228,8 @@ class Trainer:
         rank_rngs = self.dist.gather_rng()  # a collective: every rank calls _save at the same points
         if self.dist.main:
             save_checkpoint(self.out / name, self.cfg, self.state, self.model, self.src_vocab, self.tgt_vocab,
-                            self.optimizer, extra=self._extra(), rank_rngs=rank_rngs, more_vocabs=self.more_vocabs)
-
-    def _extra(self) -> dict:
-        """Saved beside the weights: the data summary, and for speech the front end (fbank + CMVN)."""
-        extra = {"data": self.data_summary}
-        if self.data.front_end is not None:
-            extra["speech"] = self.data.front_end.to_dict()
-        if self.composition is not None:  # the model section does not describe a fine-tuned composition
-            extra["composition"] = self.composition
-        return extra
+                            self.optimizer, extra=self.spec.extra, rank_rngs=rank_rngs,
+                            more_vocabs=self.spec.more_vocabs)
 
     def _log(self, record: dict) -> None:
         if self.dist.main:
@@ -309,7 +248,7 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = learning_rate(self.state.step + 1, t.lr, t.warmup_steps, t.lr_schedule, total)
         src = batch.src
-        if self.data.speech and t.spec_augment:
+        if self.task.speech and t.spec_augment:
             src = spec_augment(src, batch.src_lengths, SpecAugmentConfig())
         with self._autocast():
             logits, interfaces = self.ddp(src, batch.src_lengths, batch.prev)
@@ -327,7 +266,7 @@ class Trainer:
     @property
     def metric(self) -> str:
         """Model selection: BLEU (higher is better) for translation, WER (lower is better) for speech."""
-        return "wer" if self.data.speech else "bleu"
+        return self.task.metric
 
     def _selection_key(self) -> str:
         """The validation entry that picks checkpoint_best and counts patience (train.select_on)."""
@@ -348,11 +287,10 @@ class Trainer:
         out = decode_sources(self.model, self.tgt_vocab, sources, SearchOptions(beam_size=1),
                              precision=self.cfg.train.precision, interface_vocabs=vocabs)
         self._train_mode()
-        score = (lambda hyps: wer(hyps, ref)) if self.data.speech else (lambda hyps: bleu_chrf(hyps, ref).bleu)
-        record = {f"valid_{self.metric}": score([hyp for hyp, _ in out])}
+        record = {f"valid_{self.metric}": self.task.score([hyp for hyp, _ in out], ref)}
         for i, vocab in enumerate(vocabs):
             if vocab.id == self.tgt_vocab.id:  # readouts in another vocabulary have no score against the text
-                record[f"valid_ctc{i}_{self.metric}"] = score([readouts[i] for _, readouts in out])
+                record[f"valid_ctc{i}_{self.metric}"] = self.task.score([readouts[i] for _, readouts in out], ref)
         return record
 
     def run(self) -> TrainResult:
@@ -362,10 +300,11 @@ class Trainer:
             (self.out / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
         self._train_mode()
         params = count_parameters(self.model)
-        unalignable = self.data_summary.get("ctc_unalignable_pairs", 0)
+        unalignable = self.spec.extra["data"].get("ctc_unalignable_pairs", 0)
         if unalignable and self.progress and self.dist.main:
             tqdm.write(f"note: {unalignable} of {len(self.pairs)} training pairs are too long for CTC at "
-                       f"α = {cfg.model.length_ratio} (their CTC loss is zeroed; a larger model.length_ratio avoids it)")
+                       f"α = {cfg.model.encoder.olc.ratio} (their CTC loss is zeroed; a larger "
+                       "model.encoder.olc.ratio avoids it)")
         window = _Window()
         stopped_early = out_of_time = False
         self._started = time.time()  # train.time_budget_minutes counts from here
@@ -437,19 +376,15 @@ class Trainer:
             valid_start = time.time()
             record = self.validate()
             epoch_seconds_total = epoch_seconds + time.time() - valid_start
-            if (st.best_on or f"valid_{self.metric}") != self.selection_key:
+            if (st.best_on or self.selection_key) != self.selection_key:
                 # train.select_on changed on resume: a best measured on another entry is no yardstick
-                st.best_bleu, st.best_wer, st.bad_epochs = -1.0, -1.0, 0
+                st.best, st.bad_epochs = None, 0
             st.best_on = self.selection_key
             value = record[self.selection_key]
-            if self.data.speech:
-                improved = st.best_wer < 0 or value < st.best_wer
-                st.best_wer = value if improved else st.best_wer
-            else:
-                improved = value > st.best_bleu
-                st.best_bleu = value if improved else st.best_bleu
+            improved = self.task.better(value, st.best)
+            st.best = value if improved else st.best
             st.bad_epochs = 0 if improved else st.bad_epochs + 1
-            best = st.best_wer if self.data.speech else st.best_bleu
+            best = st.best
             on_output = self.selection_key == f"valid_{self.metric}"
             self._log({"step": st.step, "epoch": st.epoch - 1, "epoch_seconds": round(epoch_seconds, 1), **record,
                        f"best_{self.metric}": best, **({} if on_output else {"best_on": self.selection_key})})

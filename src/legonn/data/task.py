@@ -19,8 +19,8 @@ from legonn.data.features import FbankConfig, GlobalCMVN, LogMelFbank, SpeechFro
 from legonn.data.speech import FeatureCache, Utterance, read_manifest
 from legonn.data.text import read_parallel
 from legonn.errors import LegoError
-from legonn.length_stats import output_length
-from legonn.nn import MIN_FRAMES, subsampled_lengths
+from legonn.nn import MIN_FRAMES
+from legonn.task import Task
 from legonn.vocab import Vocabulary
 
 
@@ -28,6 +28,7 @@ from legonn.vocab import Vocabulary
 class TaskData:
     """Vocabularies, encoded training pairs and the validation set (encoded sources + references)."""
 
+    task: Task
     src_vocab: Vocabulary | None  # None for speech
     tgt_vocab: Vocabulary
     pairs: EncodedPairs
@@ -38,17 +39,11 @@ class TaskData:
 
     @property
     def speech(self) -> bool:
-        return self.front_end is not None
+        return self.task.speech
 
-    def encoder_positions(self, model_cfg) -> list[int]:
-        """Per training pair, the positions the trained encoder's OLC reads: tokens, 4×-subsampled
-        frames, or the stretched token marginals a MarginalEncoder reads."""
-        lengths = np.array([len(s) for s in self.pairs.src])
-        if self.speech:
-            return subsampled_lengths(lengths).tolist()
-        if model_cfg.input == "token-marginals":
-            return [output_length(int(n), model_cfg.input_stretch) for n in lengths]
-        return lengths.tolist()
+    def source_lengths(self) -> list[int]:
+        """Per training pair, the source's length: tokens, or feature frames."""
+        return [len(s) for s in self.pairs.src]
 
 
 def _encode_targets(utts: list[Utterance], vocab: Vocabulary, max_len: int, manifest: str) -> list[np.ndarray]:
@@ -75,10 +70,12 @@ def _featurise(utts: list[Utterance], cache: FeatureCache, manifest: str, progre
     return feats
 
 
-def load_speech(cfg, tgt_vocab: Vocabulary, progress: bool, front_end: SpeechFrontEnd | None = None) -> TaskData:
-    """front_end: featurise and normalise as a pre-trained speech encoder was trained (else fit CMVN here)."""
+def load_speech(cfg, task: Task, tgt_vocab: Vocabulary, progress: bool,
+                front_end: SpeechFrontEnd | None = None) -> TaskData:
+    """front_end: featurise and normalise as a pre-trained speech encoder was trained (else fit CMVN here,
+    with as many bins as the model's front end reads)."""
     d = cfg.data
-    fbank = front_end.fbank if front_end else FbankConfig(num_bins=cfg.model.feature_dim)
+    fbank = front_end.fbank if front_end else FbankConfig(num_bins=cfg.model.frontend.feature_dim)
     cache = FeatureCache(d.feature_cache, LogMelFbank(fbank), d.max_seconds)
     train = read_manifest(d.train_manifest)[: d.train_limit or None]
     valid = read_manifest(d.valid_manifest)
@@ -94,11 +91,11 @@ def load_speech(cfg, tgt_vocab: Vocabulary, progress: bool, front_end: SpeechFro
         # float16 halves the memory of a corpus held in RAM; batches are padded into float32
         return [((f - mean) / std).astype(np.float16) for f in feats]
 
-    return TaskData(None, tgt_vocab, EncodedPairs(normalise(train_feats), targets), normalise(valid_feats),
+    return TaskData(task, None, tgt_vocab, EncodedPairs(normalise(train_feats), targets), normalise(valid_feats),
                     [u.text for u in valid], d.valid_manifest, front_end)
 
 
-def load_text(cfg, tgt_vocab: Vocabulary) -> TaskData:
+def load_text(cfg, task: Task, tgt_vocab: Vocabulary) -> TaskData:
     d = cfg.data
     src_vocab = Vocabulary.load(d.src_vocab)
     train = read_parallel(d.train_src, d.train_tgt).head(d.train_limit)
@@ -106,17 +103,18 @@ def load_text(cfg, tgt_vocab: Vocabulary) -> TaskData:
     pairs = encode_pairs(train, src_vocab, tgt_vocab, d.max_len)
     encode_pairs(valid, src_vocab, tgt_vocab, d.max_len)  # fail now, not after an epoch
     sources = encode_sources(valid.src, src_vocab, d.max_len, valid.src_path)
-    return TaskData(src_vocab, tgt_vocab, pairs, sources, valid.tgt, valid.src_path)
+    return TaskData(task, src_vocab, tgt_vocab, pairs, sources, valid.tgt, valid.src_path)
 
 
-def load_task_data(cfg, progress: bool = True, front_end: SpeechFrontEnd | None = None) -> TaskData:
-    """Speech when `data.train_manifest` is set, text otherwise; every defect names its file and line.
+def load_task_data(cfg, task: Task, progress: bool = True, front_end: SpeechFrontEnd | None = None) -> TaskData:
+    """Speech or text as `task` says; every defect names its file and line.
     front_end: a pre-trained speech encoder's feature settings and CMVN, used instead of fitting new ones."""
     tgt_vocab = Vocabulary.load(cfg.data.tgt_vocab)
-    if cfg.data.train_manifest:
-        if cfg.model.input != "speech":
-            raise LegoError("config key 'model.input': data.train_manifest is speech, so model.input must be 'speech'")
-        return load_speech(cfg, tgt_vocab, progress, front_end)
-    if cfg.model.input == "speech":
-        raise LegoError("config key 'data.train_manifest': model.input is 'speech' but no manifest is given")
-    return load_text(cfg, tgt_vocab)
+    if task.speech and not cfg.data.train_manifest:
+        raise LegoError("config key 'data.train_manifest': the model reads speech but no manifest is given")
+    if cfg.data.train_manifest and not task.speech:
+        raise LegoError("config key 'model.encoder.frontend': data.train_manifest is speech, so the model's front "
+                        f"end must read features (kind: speech), not {task.input}")
+    if task.speech:
+        return load_speech(cfg, task, tgt_vocab, progress, front_end)
+    return load_text(cfg, task, tgt_vocab)

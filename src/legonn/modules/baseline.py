@@ -7,61 +7,58 @@ monolithic (nothing can be swapped); the head's greedy readout is reported besid
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor, nn
 
 from legonn.interface import Marginals, VocabId, lengths_to_padding_mask
 from legonn.modules.decoder import AutoregressiveDecoder, Encoded
-from legonn.nn import MIN_FRAMES, Conv2dSubsampling, Dropout, EncoderLayer, sinusoidal_positions
+from legonn.modules.frontends import FRONTENDS, TokenEmbedding
+from legonn.nn import EncoderLayer
 
 
 @dataclass(frozen=True)
 class BaselineConfig:
-    """Sizes of the monolithic `Baseline`. input: 'tokens' (src_vocab_size ids) or 'speech' (feature_dim
-    filterbanks through the same 4× conv subsampling as the SpeechEncoder)."""
+    """The monolithic `Baseline` (the `model.baseline` section). frontend: 'tokens' or 'speech' (the same
+    front ends a LegoNN encoder uses); encoder_ctc: an auxiliary CTC head on the encoder."""
 
-    src_vocab_size: int
-    out_vocab_size: int
+    frontend: object = field(default_factory=TokenEmbedding.Config, metadata={"kinds": FRONTENDS})
     dim: int = 256
     heads: int = 4
     ff_dim: int = 1024
-    encoder_layers: int = 4
+    dropout: float = 0.3
+    encoder_layers: int = 3
     decoder_layers: int = 3
-    dropout: float = 0.1
-    input: str = "tokens"
-    feature_dim: int = 80
-    channels: int = 256
     encoder_ctc: bool = False
+
+    @property
+    def reads(self) -> str:
+        return self.frontend.reads
+
+    def positions(self, lengths: Tensor) -> Tensor:
+        return self.frontend.output_lengths(torch.as_tensor(lengths))
 
 
 class Baseline(nn.Module):
-    """Tokens → transformer encoder → autoregressive decoder (the ordinary, non-modular model)."""
+    """Input → front end → transformer encoder → autoregressive decoder (the ordinary, non-modular model)."""
 
-    def __init__(self, cfg: BaselineConfig, ctc_vocab: VocabId | None = None):
-        """ctc_vocab: the target vocabulary's id, which the encoder's CTC head speaks (needed with encoder_ctc)."""
+    def __init__(self, cfg: BaselineConfig, *, src_vocab: VocabId | None, tgt_vocab: VocabId):
+        """src_vocab: the source vocabulary (None for speech); tgt_vocab: the target's, which the decoder
+        writes and the encoder's CTC head (encoder_ctc) speaks."""
         super().__init__()
-        if cfg.encoder_ctc and (ctc_vocab is None or ctc_vocab.size != cfg.out_vocab_size):
-            raise ValueError("model.encoder_ctc: the encoder's CTC head needs the target vocabulary")
+        if cfg.frontend.reads == "marginals":
+            raise ValueError("model.baseline.frontend: a baseline reads tokens or speech, not marginals")
         self.cfg = cfg
-        self.ctc_vocab = ctc_vocab if cfg.encoder_ctc else None
-        if cfg.input == "speech":
-            self.subsample = Conv2dSubsampling(cfg.feature_dim, cfg.dim, cfg.channels)
-        elif cfg.input == "tokens":
-            self.embed = nn.Embedding(cfg.src_vocab_size, cfg.dim, padding_idx=0)
-            nn.init.normal_(self.embed.weight, std=cfg.dim**-0.5)
-        else:
-            raise ValueError(f"model.input: unknown input {cfg.input!r} (expected 'tokens' or 'speech')")
+        self.ctc_vocab = tgt_vocab if cfg.encoder_ctc else None
+        self.frontend = cfg.frontend.build(dim=cfg.dim, dropout=cfg.dropout, vocab=src_vocab)
         self.layers = nn.ModuleList(
             EncoderLayer(cfg.dim, cfg.heads, cfg.ff_dim, cfg.dropout) for _ in range(cfg.encoder_layers)
         )
         self.norm = nn.LayerNorm(cfg.dim)
-        self.drop = Dropout(cfg.dropout)
         if cfg.encoder_ctc:  # own projection (blank included): tying it to the decoder's embedding would couple the two
-            self.ctc_head = nn.Linear(cfg.dim, cfg.out_vocab_size)
-        self.ar = AutoregressiveDecoder(cfg.out_vocab_size, cfg.dim, cfg.heads, cfg.ff_dim, cfg.decoder_layers,
+            self.ctc_head = nn.Linear(cfg.dim, tgt_vocab.size)
+        self.ar = AutoregressiveDecoder(tgt_vocab.size, cfg.dim, cfg.heads, cfg.ff_dim, cfg.decoder_layers,
                                         cfg.dropout)
 
     @property
@@ -69,18 +66,15 @@ class Baseline(nn.Module):
         """No interface for a plain baseline; with encoder_ctc, its CTC head's vocabulary (read out like one)."""
         return [self.ctc_vocab] if self.ctc_vocab is not None else []
 
+    @property
+    def source_stride(self) -> int:
+        return self.frontend.stride
+
     def encode(self, inputs: Tensor, lengths: Tensor) -> Encoded:
         """tokens B × T, or features B × T × F (→ T' ≈ T/4) → memory B × T' × D; interfaces: [] or, with
         encoder_ctc, the CTC head's Marginals B × T' × V (a readout, not a hand-over)."""
-        if self.cfg.input == "speech":
-            if int(lengths.min()) < MIN_FRAMES:
-                raise ValueError(f"an utterance of {int(lengths.min())} frames is too short for 4× subsampling")
-            x, lengths = self.subsample(inputs, lengths)
-        else:
-            x = self.embed(inputs)
-        t = x.size(1)
-        x = self.drop(x * math.sqrt(self.cfg.dim) + sinusoidal_positions(t, self.cfg.dim, x.device))
-        mask = lengths_to_padding_mask(lengths, t)
+        x, lengths = self.frontend(inputs, lengths)
+        mask = lengths_to_padding_mask(lengths, x.size(1))
         for layer in self.layers:
             x = layer(x, mask)
         memory = self.norm(x)

@@ -1,14 +1,16 @@
-"""Decoders: an autoregressive transformer stack, and the LegoNN Decoder that reads `Marginals`."""
+"""Decoders: an autoregressive transformer stack, and the LegoNN Decoder that reads `Marginals`:
+`ingestor → layers → autoregressive decoder`."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from torch import Tensor, nn
 
 from legonn.interface import Marginals, VocabId
-from legonn.modules.ingestors import add_positions, build_ingestor
+from legonn.modules.frontends import MarginalIngest
+from legonn.modules.ingestors import INGESTORS, WEmbConfig
 from legonn.nn import Dropout, DecoderLayer, EncoderLayer, sinusoidal_positions
 
 Cache = list[dict]
@@ -63,25 +65,17 @@ class AutoregressiveDecoder(nn.Module):
 
 @dataclass(frozen=True)
 class DecoderConfig:
-    """Sizes of a LegoNN `Decoder`.
+    """A LegoNN `Decoder`: ingestor → `layers` encoder layers over the ingested marginals → an
+    autoregressive decoder of `ar_layers`. ingestor: one of `INGESTORS` by kind ('wemb' differentiable,
+    'beamconv' gradient-isolating). This section is what a decoder brick's card stores as `config`."""
 
-    ingestor: 'wemb' (differentiable) or 'beamconv' (gradient-isolating);
-    receptive_field: WEmb conv width (1 = plain expected embedding);
-    beam/kernel: BeamConv's top-p and convolution width over time;
-    ingest_layers: transformer encoder layers over the ingested sequence.
-    """
-
-    out_vocab_size: int
+    ingestor: object = field(default_factory=WEmbConfig, metadata={"kinds": INGESTORS})
     dim: int = 256
     heads: int = 4
     ff_dim: int = 1024
-    ingestor: str = "wemb"
-    receptive_field: int = 1
-    beam: int = 4
-    kernel: int = 3
-    ingest_layers: int = 1
-    decoder_layers: int = 3
-    dropout: float = 0.1
+    dropout: float = 0.3
+    layers: int = 1
+    ar_layers: int = 3
 
 
 @dataclass
@@ -97,25 +91,24 @@ class Encoded:
 
 
 class Decoder(nn.Module):
-    """Marginals → ingestor → encoder layers → autoregressive decoder. Never sees hidden states."""
+    """Marginals → front end (ingestor) → encoder layers → autoregressive decoder. Never sees hidden states.
 
-    def __init__(self, cfg: DecoderConfig, in_vocab: VocabId):
+    The parts are registered in this order (frontend, ingest, ingest_norm, ar); checkpoints and bricks
+    written when the ingestor sat at the top level load through `legonn.compat`."""
+
+    def __init__(self, cfg: DecoderConfig, frontend: MarginalIngest, ingest: nn.ModuleList,
+                 ar: AutoregressiveDecoder):
         super().__init__()
-        self.cfg, self.in_vocab = cfg, in_vocab
-        self.ingestor = build_ingestor(cfg.ingestor, in_vocab.size, cfg.dim, cfg.receptive_field, cfg.beam, cfg.kernel)
-        self.ingest = nn.ModuleList(
-            EncoderLayer(cfg.dim, cfg.heads, cfg.ff_dim, cfg.dropout) for _ in range(cfg.ingest_layers)
-        )
+        self.cfg, self.in_vocab = cfg, frontend.in_vocab
+        self.frontend = frontend
+        self.ingest = ingest
         self.ingest_norm = nn.LayerNorm(cfg.dim)
-        self.drop = Dropout(cfg.dropout)
-        self.ar = AutoregressiveDecoder(cfg.out_vocab_size, cfg.dim, cfg.heads, cfg.ff_dim, cfg.decoder_layers,
-                                        cfg.dropout)
+        self.ar = ar
 
     def encode(self, marginals: Marginals) -> Encoded:
         """Marginals B × K × V (checked against this decoder's vocabulary) → memory B × K × D."""
-        marginals.checked(self.in_vocab, "decoder input")
+        x, lengths = self.frontend(marginals)
         mask = marginals.padding_mask
-        x = self.drop(add_positions(self.ingestor(marginals)))
         for layer in self.ingest:
             x = layer(x, mask)
         return Encoded(self.ingest_norm(x), mask, [marginals])
@@ -125,3 +118,11 @@ class Decoder(nn.Module):
         enc = self.encode(marginals)
         return self.ar(prev_tokens, enc.memory, enc.padding_mask)
 
+
+def build_decoder(cfg: DecoderConfig, *, reads: VocabId, emits: VocabId) -> Decoder:
+    """The decoder `cfg` describes, reading marginals over `reads` and writing tokens of `emits`."""
+    frontend = MarginalIngest(MarginalIngest.Config(ingestor=cfg.ingestor), dim=cfg.dim, dropout=cfg.dropout,
+                              in_vocab=reads, where="decoder input")
+    ingest = nn.ModuleList(EncoderLayer(cfg.dim, cfg.heads, cfg.ff_dim, cfg.dropout) for _ in range(cfg.layers))
+    ar = AutoregressiveDecoder(emits.size, cfg.dim, cfg.heads, cfg.ff_dim, cfg.ar_layers, cfg.dropout)
+    return Decoder(cfg, frontend, ingest, ar)

@@ -1,18 +1,23 @@
 """Encoders: map their input (tokens, speech features, upstream marginals) to `Marginals` over an
-interface vocabulary, grounded by CTC."""
+interface vocabulary, grounded by CTC.
+
+An encoder is a composition, `InterfaceEncoder(frontend, group1, olc, head)`: only the front end
+(legonn.modules.frontends) depends on the input; the rest is the same for every input.
+`TokenMarginals` is the parameter-free stand-in for a perfect upstream encoder, used to train a
+marginals-reading encoder from text."""
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor, nn
 
 from legonn.interface import Marginals, VocabId, lengths_to_padding_mask
-from legonn.modules.ingestors import add_positions, build_ingestor
+from legonn.length_stats import controlled_lengths
+from legonn.modules.frontends import FRONTENDS, TokenEmbedding
 from legonn.modules.length import OutputLengthController
-from legonn.nn import MIN_FRAMES, Conv2dSubsampling, Dropout, EncoderLayer, sinusoidal_positions
+from legonn.nn import EncoderLayer
 
 
 class InterfaceHead(nn.Module):
@@ -30,154 +35,89 @@ class InterfaceHead(nn.Module):
         return Marginals(log_probs, lengths, self.vocab)
 
 
-class _InterfaceEncoder(nn.Module):
-    """What every encoder shares after its own input layers: group 1 → OLC (group 2) → interface head.
+@dataclass(frozen=True)
+class OLCConfig:
+    """Output Length Controller: ratio α (K = ⌈α·T⌉; 'auto': fitted to a decoder brick before building),
+    layers: group-2 blocks, max_positions: the longest K it can emit."""
 
-    The sub-modules are attributes of the encoder itself (group1, olc, norm1, head, drop), created in
-    this order after the input layers, so parameter names, initialisation and optimizer order are
-    those of checkpoints and bricks written before this class existed.
+    ratio: float | str = 2.0
+    layers: int = 1
+    max_positions: int = 1024
+
+
+@dataclass(frozen=True)
+class EncoderConfig:
+    """A LegoNN encoder: frontend → `layers` transformer layers (group 1) → OLC (group 2) → interface head.
+
+    frontend: one of `FRONTENDS` by kind (tokens, speech, marginals); dim/heads/ff_dim/dropout: sizes.
+    This section is what a brick card stores as `config`.
     """
 
-    def _build_tail(self, cfg, out_vocab: VocabId) -> None:
-        """cfg: any encoder config with dim, heads, ff_dim, group1/group2_layers, length_ratio, max_positions, dropout."""
-        self.group1 = nn.ModuleList(
-            EncoderLayer(cfg.dim, cfg.heads, cfg.ff_dim, cfg.dropout) for _ in range(cfg.group1_layers)
-        )
-        self.olc = OutputLengthController(
-            cfg.dim, cfg.heads, cfg.ff_dim, cfg.group2_layers, cfg.length_ratio, cfg.max_positions, cfg.dropout
-        )
-        self.norm1 = nn.LayerNorm(cfg.dim)
-        self.head = InterfaceHead(cfg.dim, out_vocab)
-        self.drop = Dropout(cfg.dropout)
+    frontend: object = field(default_factory=TokenEmbedding.Config, metadata={"kinds": FRONTENDS})
+    dim: int = 256
+    heads: int = 4
+    ff_dim: int = 1024
+    dropout: float = 0.3
+    layers: int = 3
+    olc: OLCConfig = field(default_factory=OLCConfig)
 
-    def _to_interface(self, x: Tensor, mask: Tensor, lengths: Tensor) -> Marginals:
-        """x: B × T × D (input layers done, dropout applied), mask: B × T padding, lengths: B → Marginals."""
+    @property
+    def reads(self) -> str:
+        return self.frontend.reads
+
+    def positions(self, lengths: Tensor) -> Tensor:
+        """The positions the OLC reads for inputs of these lengths (what K = ⌈α·T⌉ is taken of)."""
+        return self.frontend.output_lengths(torch.as_tensor(lengths))
+
+
+class InterfaceEncoder(nn.Module):
+    """frontend → group 1 → OLC (group 2) → interface head → Marginals over `out_vocab`.
+
+    The parts are registered in this order (frontend, group1, olc, norm1, head), which fixes parameter
+    initialisation and optimizer order; checkpoints and bricks written when each input had its own
+    encoder class load through `legonn.compat` (their front-end weights sat at the top level).
+    """
+
+    def __init__(self, cfg: EncoderConfig, frontend: nn.Module, group1: nn.ModuleList,
+                 olc: OutputLengthController, head: InterfaceHead):
+        super().__init__()
+        self.cfg, self.out_vocab = cfg, head.vocab
+        self.frontend = frontend
+        self.group1 = group1
+        self.olc = olc
+        self.norm1 = nn.LayerNorm(cfg.dim)
+        self.head = head
+
+    @property
+    def in_vocab(self) -> VocabId | None:
+        """The vocabulary of the marginals this encoder reads (None when it reads tokens or features)."""
+        return self.frontend.in_vocab
+
+    @property
+    def stride(self) -> int:
+        return self.frontend.stride
+
+    def forward(self, inputs, lengths: Tensor | None = None) -> Marginals:
+        """inputs: what the front end reads (tokens B × T, features B × T × F, or Marginals), lengths: B
+        → Marginals B × ⌈α·T'⌉ × V, T' the front end's output length."""
+        x, lengths = self.frontend(inputs, lengths)
+        mask = lengths_to_padding_mask(lengths, x.size(1))
         for layer in self.group1:
             x = layer(x, mask)
         y, out_lengths = self.olc(self.norm1(x), lengths)
         return self.head(y, out_lengths)
 
 
-@dataclass(frozen=True)
-class TextEncoderConfig:
-    """Sizes of a `TextEncoder`.
-
-    src_vocab_size: source sentencepiece size; group1/group2: layers before/after the OLC;
-    length_ratio: OLC α (K = ceil(α·T)); max_positions: longest K the OLC can emit.
-    """
-
-    src_vocab_size: int
-    dim: int = 256
-    heads: int = 4
-    ff_dim: int = 1024
-    group1_layers: int = 3
-    group2_layers: int = 1
-    length_ratio: float = 2.0
-    max_positions: int = 1024
-    dropout: float = 0.1
-
-
-class TextEncoder(_InterfaceEncoder):
-    """Tokens → embeddings → group 1 → OLC (group 2) → interface head → Marginals."""
-
-    def __init__(self, cfg: TextEncoderConfig, out_vocab: VocabId):
-        super().__init__()
-        self.cfg, self.out_vocab = cfg, out_vocab
-        self.embed = nn.Embedding(cfg.src_vocab_size, cfg.dim, padding_idx=0)
-        nn.init.normal_(self.embed.weight, std=cfg.dim**-0.5)
-        self._build_tail(cfg, out_vocab)
-
-    def forward(self, tokens: Tensor, lengths: Tensor) -> Marginals:
-        """tokens: B × T source ids (0-padded), lengths: B → Marginals B × ceil(α·T) × V."""
-        t = tokens.size(1)
-        x = self.embed(tokens) * math.sqrt(self.cfg.dim) + sinusoidal_positions(t, self.cfg.dim, tokens.device)
-        x = self.drop(x)
-        mask = lengths_to_padding_mask(lengths, t)
-        return self._to_interface(x, mask, lengths)
-
-
-@dataclass(frozen=True)
-class SpeechEncoderConfig:
-    """Sizes of a `SpeechEncoder`.
-
-    feature_dim: filterbank bins; channels: width of the two subsampling convolutions;
-    length_ratio: OLC α applied to the 4×-subsampled frames (0.5 ≈ 12.5 outputs per second).
-    """
-
-    feature_dim: int = 80
-    channels: int = 256
-    dim: int = 256
-    heads: int = 4
-    ff_dim: int = 1024
-    group1_layers: int = 6
-    group2_layers: int = 1
-    length_ratio: float = 0.5
-    max_positions: int = 1024
-    dropout: float = 0.1
-
-
-class SpeechEncoder(_InterfaceEncoder):
-    """Features → 4× conv subsampling → group 1 → OLC (group 2) → interface head → Marginals."""
-
-    def __init__(self, cfg: SpeechEncoderConfig, out_vocab: VocabId):
-        super().__init__()
-        self.cfg, self.out_vocab = cfg, out_vocab
-        self.subsample = Conv2dSubsampling(cfg.feature_dim, cfg.dim, cfg.channels)
-        self._build_tail(cfg, out_vocab)
-
-    def forward(self, features: Tensor, lengths: Tensor) -> Marginals:
-        """features: B × T × F (normalised, 0-padded), lengths: B → Marginals B × ceil(α·T') × V, T' ≈ T/4."""
-        if int(lengths.min()) < MIN_FRAMES:
-            raise ValueError(f"an utterance of {int(lengths.min())} frames is too short for 4× subsampling "
-                             f"(≥ {MIN_FRAMES})")
-        x, sub_lengths = self.subsample(features, lengths)
-        t = x.size(1)
-        x = self.drop(x * math.sqrt(self.cfg.dim) + sinusoidal_positions(t, self.cfg.dim, x.device))
-        mask = lengths_to_padding_mask(sub_lengths, t)
-        return self._to_interface(x, mask, sub_lengths)
-
-
-@dataclass(frozen=True)
-class MarginalEncoderConfig:
-    """Sizes of a `MarginalEncoder` (reads upstream marginals, e.g. over phonemes).
-
-    ingestor/receptive_field/beam/kernel: as in `DecoderConfig`; length_ratio: OLC α over the
-    upstream positions (e.g. phonemes → sub-words is < 1).
-    """
-
-    dim: int = 256
-    heads: int = 4
-    ff_dim: int = 1024
-    ingestor: str = "wemb"
-    receptive_field: int = 1
-    beam: int = 4
-    kernel: int = 3
-    group1_layers: int = 3
-    group2_layers: int = 1
-    length_ratio: float = 1.0
-    max_positions: int = 1024
-    dropout: float = 0.1
-
-
-class MarginalEncoder(_InterfaceEncoder):
-    """Upstream Marginals → ingestor → group 1 → OLC (group 2) → interface head → Marginals.
-
-    Modality-agnostic: it only ever sees marginals, so it can sit between any encoder that emits
-    `in_vocab` and any module that reads `out_vocab`, making chains of three or more modules.
-    """
-
-    def __init__(self, cfg: MarginalEncoderConfig, in_vocab: VocabId, out_vocab: VocabId):
-        super().__init__()
-        self.cfg, self.in_vocab, self.out_vocab = cfg, in_vocab, out_vocab
-        self.ingestor = build_ingestor(cfg.ingestor, in_vocab.size, cfg.dim, cfg.receptive_field, cfg.beam, cfg.kernel)
-        self._build_tail(cfg, out_vocab)
-
-    def forward(self, marginals: Marginals) -> Marginals:
-        """Marginals B × T × V_in (checked against in_vocab) → Marginals B × ceil(α·T) × V_out."""
-        marginals.checked(self.in_vocab, "marginal encoder input")
-        x = self.drop(add_positions(self.ingestor(marginals)))
-        mask = marginals.padding_mask
-        return self._to_interface(x, mask, marginals.lengths)
+def build_encoder(cfg: EncoderConfig, *, reads: VocabId | None, emits: VocabId) -> InterfaceEncoder:
+    """The encoder `cfg` describes. reads: the source vocabulary (tokens) or upstream interface's
+    (marginals); None for features. emits: the interface vocabulary."""
+    if not isinstance(cfg.olc.ratio, (int, float)):
+        raise ValueError(f"encoder OLC ratio {cfg.olc.ratio!r} must be resolved to a number before building")
+    frontend = cfg.frontend.build(dim=cfg.dim, dropout=cfg.dropout, vocab=reads)
+    group1 = nn.ModuleList(EncoderLayer(cfg.dim, cfg.heads, cfg.ff_dim, cfg.dropout) for _ in range(cfg.layers))
+    olc = OutputLengthController(cfg.dim, cfg.heads, cfg.ff_dim, cfg.olc.layers, cfg.olc.ratio,
+                                 cfg.olc.max_positions, cfg.dropout)
+    return InterfaceEncoder(cfg, frontend, group1, olc, InterfaceHead(cfg.dim, emits))
 
 
 @dataclass(frozen=True)
@@ -192,10 +132,13 @@ class TokenMarginalsConfig:
 class TokenMarginals(nn.Module):
     """Tokens → the marginals a perfect CTC encoder would emit for them (no parameters).
 
-    Used to train a `MarginalEncoder` from text (e.g. phoneme transcripts) so that it can later read a
+    Used to train an encoder that reads marginals from text (e.g. phoneme transcripts) so that it can later read a
     real upstream encoder: each token gets one position, the remaining K − T positions are blanks —
     spread at random in training (as CTC spikes fall), evenly at inference.
     """
+
+    stride = 1
+    in_vocab = None
 
     def __init__(self, cfg: TokenMarginalsConfig, vocab: VocabId):
         super().__init__()
@@ -205,7 +148,7 @@ class TokenMarginals(nn.Module):
 
     def placements(self, lengths: Tensor) -> tuple[Tensor, Tensor]:
         """→ (B × T positions of each token among the K, −1 for padding; B output lengths K)."""
-        out_lengths = torch.ceil(lengths.double() * self.cfg.stretch - 1e-9).long().clamp(min=1)
+        out_lengths = controlled_lengths(lengths, self.cfg.stretch)
         t = int(lengths.max())
         rows = []
         for n, k in zip(lengths.tolist(), out_lengths.tolist()):

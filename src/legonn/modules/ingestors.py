@@ -7,6 +7,7 @@ the top-p indices, so no gradient crosses the module boundary.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
@@ -70,12 +71,31 @@ class BeamConv(nn.Module):
         return self.conv(h.transpose(1, 2)).transpose(1, 2)
 
 
-def build_ingestor(kind: str, vocab_size: int, dim: int, receptive_field: int, beam: int, kernel: int) -> nn.Module:
-    if kind == "wemb":
-        return WeightedEmbedding(vocab_size, dim, receptive_field)
-    if kind == "beamconv":
-        return BeamConv(vocab_size, dim, beam, kernel)
-    raise ValueError(f"unknown ingestor {kind!r} (expected 'wemb' or 'beamconv')")
+@dataclass(frozen=True)
+class WEmbConfig:
+    """Weighted Embedding; receptive_field: conv width over time (1 = plain expected embedding)."""
+
+    kind: str = "wemb"
+    receptive_field: int = 1
+
+    def build(self, *, vocab_size: int, dim: int) -> WeightedEmbedding:
+        return WeightedEmbedding(vocab_size, dim, self.receptive_field)
+
+
+@dataclass(frozen=True)
+class BeamConvConfig:
+    """Beam Convolution; beam: top-p classes read per position; kernel: convolution width over time."""
+
+    kind: str = "beamconv"
+    beam: int = 4
+    kernel: int = 3
+
+    def build(self, *, vocab_size: int, dim: int) -> BeamConv:
+        return BeamConv(vocab_size, dim, self.beam, self.kernel)
+
+
+# kind → config class (the config builds its module): a YAML `ingestor: {kind: …}` section picks one
+INGESTORS = {"wemb": WEmbConfig, "beamconv": BeamConvConfig}
 
 
 def add_positions(h: Tensor) -> Tensor:

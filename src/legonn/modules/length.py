@@ -6,12 +6,8 @@ import torch
 from torch import Tensor, nn
 
 from legonn.interface import lengths_to_padding_mask
+from legonn.length_stats import controlled_lengths
 from legonn.nn import Dropout, DecoderLayer, sinusoidal_positions
-
-
-def controlled_lengths(lengths: Tensor, ratio: float) -> Tensor:
-    """K_i = ceil(α · T_i); the small epsilon keeps e.g. 1.5 · 4 = 6.000000001 from becoming 7."""
-    return torch.ceil(lengths.double() * ratio - 1e-9).long().clamp(min=1)
 
 
 class OutputLengthController(nn.Module):
