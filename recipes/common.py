@@ -160,12 +160,12 @@ def score_system(config: Path, test_sets: TestSets, results_dir: Path, system: s
     ckpt = load_checkpoint(snapshot)
     last_ckpt = load_checkpoint(Path(cfg.out_dir) / "checkpoint_last.safetensors")
     last = last_ckpt.state
-    speech = cfg.model.input == "speech"
+    speech = ckpt.task.speech
     # time and tokens of the whole run so far; the scores come from the best checkpoint
     fields = {
         "task": cfg.task,
         "checkpoint": str(Path(cfg.out_dir) / "checkpoint_best.safetensors"),
-        **({"valid_wer_greedy": ckpt.state.best_wer} if speech else {"valid_bleu_greedy": ckpt.state.best_bleu}),
+        f"valid_{ckpt.task.metric}_greedy": ckpt.state.best if ckpt.state.best is not None else -1.0,
         # train.select_on: interface picks the best checkpoint by (and the figure above is) a CTC readout
         **({"selected_on": ckpt.state.best_on} if ckpt.state.best_on.startswith("valid_ctc") else {}),
         "best_epoch": ckpt.state.epoch - 1,

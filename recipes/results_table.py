@@ -302,11 +302,15 @@ def _target_rows(scores: dict[str, dict], targets: list[tuple[str, str, float]],
 
 def config_changes(config: str) -> tuple[str, list[str]]:
     """What an ablation's config (a path in the repository) starts from and the settings it changes,
-    read from the file itself: ('lego-wemb', ['`model.encoder_layers: 4`'])."""
+    read from the file itself: ('lego-wemb', ['`model.encoder.layers: 4`'])."""
     values = yaml.safe_load((ROOT / config).read_text())
     start = Path(values.get("include", "?")).stem
-    changes = [f"`{section}.{key}: {value}`" for section, group in values.items() if isinstance(group, dict)
-               for key, value in group.items()]
+    def leaves(group: dict, where: str):  # nested sections as dotted keys: model.encoder.layers
+        for key, value in group.items():
+            yield from leaves(value, f"{where}.{key}") if isinstance(value, dict) else [(f"{where}.{key}", value)]
+
+    changes = [f"`{key}: {value}`" for section, group in values.items() if isinstance(group, dict)
+               for key, value in leaves(group, section)]
     return start, changes
 
 

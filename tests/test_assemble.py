@@ -119,7 +119,7 @@ def test_fine_tune_a_composition_with_a_module_frozen(tiny_corpus, tiny_vocabs, 
                       train={"max_steps": 2, "freeze": ["module1"]})
     Trainer(build_run(load_config(tuned, []), progress=False), resume=False, progress=False).run()
     ckpt = load_checkpoint(tmp_path / "b" / "checkpoint_last.safetensors")
-    assert [d["kind"] for d in ckpt.extra["composition"]] == ["text_encoder", "decoder"]
+    assert [d["kind"] for d in ckpt.extra["composition"]] == ["encoder", "decoder"]
     before = loaded.checkpoint.model
     assert all(torch.equal(ckpt.model[k], before[k]) for k in before if k.startswith("decoder."))  # frozen
     assert any(not torch.equal(ckpt.model[k], before[k]) for k in before if k.startswith("encoders."))

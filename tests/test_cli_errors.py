@@ -91,9 +91,9 @@ def test_bad_value_type_via_set(tiny_config):
 
 def test_bad_value_type_in_yaml(tiny_config):
     cfg = yaml.safe_load(tiny_config.read_text())
-    cfg["model"]["dropout"] = "high"
+    cfg["model"]["encoder"]["dropout"] = "high"
     tiny_config.write_text(yaml.safe_dump(cfg))
-    one_line_error(legonn("train", tiny_config, "--quiet"), "'model.dropout'", "float", tiny_config)
+    one_line_error(legonn("train", tiny_config, "--quiet"), "'model.encoder.dropout'", "float", tiny_config)
 
 
 def test_bad_value_range_via_set(tiny_config):

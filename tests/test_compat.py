@@ -85,3 +85,25 @@ def test_a_brick_exported_from_a_v1_checkpoint_is_written_in_the_new_format(tmp_
     assert card["training"]["input"] == "text"
     rebuilt = load_brick(card_path)
     assert all(k.startswith(("frontend.", "group1.", "olc.", "norm1.", "head.")) for k in rebuilt.module.state_dict())
+
+
+def test_legonn_convert_rewrites_a_v1_checkpoint_and_bricks_that_compute_the_same(tmp_path):
+    from clitools import legonn
+
+    converted = tmp_path / "checkpoint.safetensors"
+    proc = legonn("convert", V1 / "checkpoint.safetensors", "-o", converted)
+    assert proc.returncode == 0, proc.stderr
+    from safetensors import safe_open
+
+    with safe_open(str(converted), "pt") as f:
+        assert f.metadata()["format"] == "legonn-checkpoint-2"
+    assert_same_outputs(load_model(converted).model)
+    for name in ("enc", "dec"):
+        proc = legonn("convert", V1 / "bricks" / f"{name}.json", "-o", tmp_path / "bricks")
+        assert proc.returncode == 0, proc.stderr
+    card = json.loads((tmp_path / "bricks" / "enc.json").read_text())
+    assert card["format"] == BRICK_FORMAT and card["converted_from"] == "legonn-brick-1"
+    encoder, decoder = load_brick(tmp_path / "bricks" / "enc.json"), load_brick(tmp_path / "bricks" / "dec.json")
+    assert_same_outputs(LegoModel([encoder.module], decoder.module))
+    again = legonn("convert", tmp_path / "bricks" / "enc.json", "-o", tmp_path / "again")
+    assert again.returncode == 1 and "already a legonn-brick-2 card" in again.stderr.decode()

@@ -68,4 +68,4 @@ def test_the_demo_speech_chain_composes_a_speech_encoder_with_the_translation_de
     assert notes == [], notes  # the speech encoder's α was fitted to this decoder (length_ratio: auto)
     cards = [load_brick(card).card for card in (encoder, decoder)]
     assert [c["training"]["task"] for c in cards] == ["asr-en", "de-en"]
-    assert cards[0]["kind"] == "speech_encoder"
+    assert cards[0]["kind"] == "encoder" and cards[0]["reads"]["type"] == "features"

@@ -265,7 +265,7 @@ def test_three_module_chain_from_three_trainings_composes_transcribes_and_fine_t
 
 def test_train_limit_keeps_the_first_clips(tiny_speech_config, tiny_speech):
     cfg = load_config(tiny_speech_config, ["data.train_limit=5"])
-    data = load_task_data(cfg, progress=False)
+    data = load_task_data(cfg, cfg.model.task(cfg.task), progress=False)
     clips = read_manifest(tiny_speech["train"], check_files=False)
     assert len(data.pairs.src) == 5
     assert [data.tgt_vocab.decode(t.tolist()) for t in data.pairs.tgt] == [

@@ -294,8 +294,8 @@ def test_validation_cap_spreads_over_the_whole_dev_set():
 
 
 def test_train_limit_keeps_the_first_training_pairs(tiny_config):
-    full = load_task_data(load_config(tiny_config))
-    cut = load_task_data(load_config(tiny_config, ["data.train_limit=50"]))
+    full, cut = (load_task_data(cfg, cfg.model.task(cfg.task))
+                 for cfg in (load_config(tiny_config), load_config(tiny_config, ["data.train_limit=50"])))
     assert len(full.pairs.src) == 600 and len(cut.pairs.src) == 50
     assert all((a == b).all() for a, b in zip(cut.pairs.tgt, full.pairs.tgt[:50]))
     assert len(cut.valid_refs) == len(full.valid_refs)  # validation is never cut

@@ -56,7 +56,7 @@ def swapped_checkpoint(encoder_from: Path, decoder_from: Path, out: Path) -> Pat
     for key in decoder_keys(state):
         state[key] = dec.model[key]
     loaded.model.load_state_dict(state)
-    save_checkpoint(out, enc.config, enc.state, loaded.model, enc.src_vocab, enc.tgt_vocab)
+    save_checkpoint(out, enc.config, enc.state, loaded.model, enc.src_vocab, enc.tgt_vocab, extra={"task": enc.extra["task"]})
     return out
 
 

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 from torch import nn
 
 import legonn
@@ -106,12 +106,7 @@ def export_brick(model: nn.Module, ckpt: Checkpoint, which: str, out_dir: Path, 
     reads = ckpt.src_vocab if reads_type == "tokens" else known.get(module.in_vocab)
     emits = ckpt.tgt_vocab if kind == "decoder" else known[module.out_vocab]
     dtype = torch.float16 if fp16 else torch.float32
-    tensors = {k: v.detach().to(dtype).contiguous() for k, v in module.state_dict().items()}
-    weights = out_dir / f"{name}.safetensors"
-    tmp = out_dir / f".{name}.safetensors.tmp"
-    save_file(tensors, str(tmp))
-    tmp.chmod(0o644)
-    tmp.replace(weights)
+    weights = _write_weights(module, dtype, out_dir / f"{name}.safetensors")
     card = {
         "format": BRICK_FORMAT,
         "name": name,
@@ -126,14 +121,45 @@ def export_brick(model: nn.Module, ckpt: Checkpoint, which: str, out_dir: Path, 
         "data": data,
         "training": {"task": ckpt.config.task, "input": ckpt.task.input, "system": ckpt.config.name,
                      "seed": ckpt.config.train.seed},
-        "metrics": {**({"best": ckpt.state.best, "best_on": ckpt.state.best_on} if ckpt.state.best is not None else {}),
+        "metrics": {"best": ckpt.state.best, "best_on": ckpt.state.best_on or f"valid_{ckpt.task.metric}",
                     "train_steps": ckpt.state.step, **(metrics or {})},
-        "weights": {"file": weights.name, "sha256": _sha256(weights), "dtype": str(dtype).removeprefix("torch.")},
+        "weights": _weights_entry(weights, dtype),
         "exported_from": source,
     }
     card_path = out_dir / f"{name}.json"
     atomic_write_bytes(card_path, (json.dumps(card, indent=2) + "\n").encode())
     return card_path
+
+
+def _write_weights(module: nn.Module, dtype: torch.dtype, path: Path) -> Path:
+    tensors = {k: v.detach().to(dtype).contiguous() for k, v in module.state_dict().items()}
+    atomic_write_bytes(path, save(tensors))
+    return path
+
+
+def _weights_entry(path: Path, dtype: torch.dtype) -> dict:
+    return {"file": path.name, "sha256": _sha256(path), "dtype": str(dtype).removeprefix("torch.")}
+
+
+def convert_brick(card_path: str | Path, out_dir: str | Path) -> Path:
+    """Rewrite a brick of an older format (legonn-brick-1) in the current one, into out_dir: the same weights
+    (checked against the old card's SHA-256, stored in the same dtype) under today's names, a card whose
+    `config` is today's section, and its vocabularies. Returns the new card's path."""
+    card_path, out_dir = Path(card_path), Path(out_dir)
+    if json.loads(Path(card_path).read_text(encoding="utf-8")).get("format") == BRICK_FORMAT:
+        raise LegoError(f"{card_path}: already a {BRICK_FORMAT} card; nothing to convert")
+    brick = load_brick(card_path)  # checks the old weights' hash and converts the card
+    out_dir.mkdir(parents=True, exist_ok=True)
+    dtype = getattr(torch, brick.card["weights"].get("dtype", "float32"))
+    weights = _write_weights(brick.module, dtype, out_dir / brick.card["weights"]["file"])
+    for side in ("reads", "emits"):
+        if "vocab" in brick.card[side]:
+            vocab = brick.reads if side == "reads" else brick.emits
+            brick.card[side]["vocab"] = _vocab_entry(vocab, out_dir)
+    card = {**brick.card, "weights": _weights_entry(weights, dtype)}
+    out = out_dir / card_path.name
+    atomic_write_bytes(out, (json.dumps(card, indent=2) + "\n").encode())
+    return out
 
 
 def read_card(path: Path) -> dict:
@@ -243,8 +269,7 @@ def load_brick(card_path: str | Path) -> Brick:
         raise LegoError(f"{card_path}: config does not fit a {card['kind']} ({exc})") from None
     try:
         state = {k: v.float() for k, v in load_file(str(weights)).items()}
-        if card.get("converted_from") in OLD_BRICK_FORMATS:
-            state = compat.upgrade_state_dict(state)
+        state = compat.upgrade_state_dict(state)  # renames only what an older brick kept at the top level
         module.load_state_dict(state)
     except Exception as exc:  # safetensors' own errors, or tensors that do not fit the config
         raise LegoError(f"{weights}: weights do not load into a {card['kind']} ({str(exc).splitlines()[0]})") from None

@@ -76,29 +76,37 @@ def save_checkpoint(path: str | Path, config: ExperimentConfig, state: TrainerSt
                     extra: dict | None = None, rank_rngs: list[torch.Tensor] | None = None,
                     more_vocabs: list[Vocabulary] = ()) -> None:
     """more_vocabs: interface vocabularies beyond source and target (e.g. a chain's phonemes)."""
-    tensors = {f"model.{k}": v.detach().contiguous() for k, v in model.state_dict().items()}
-    if src_vocab is not None:  # speech models read features, not tokens
-        tensors["vocab.src"] = _bytes_tensor(src_vocab.model_bytes)
-    tensors["vocab.tgt"] = _bytes_tensor(tgt_vocab.model_bytes)
-    for i, vocab in enumerate(more_vocabs):
+    write_checkpoint(path, Checkpoint(
+        config, state, model.state_dict(), optimizer.state_dict() if optimizer is not None else None,
+        torch.get_rng_state(), dict(enumerate(rank_rngs or [])), src_vocab, tgt_vocab, extra or {},
+        list(more_vocabs)))
+
+
+def write_checkpoint(path: str | Path, ckpt: Checkpoint) -> None:
+    """`ckpt` as one safetensors file in the current format (`legonn convert` rewrites old ones with it)."""
+    tensors = {f"model.{k}": v.detach().contiguous() for k, v in ckpt.model.items()}
+    if ckpt.src_vocab is not None:  # speech models read features, not tokens
+        tensors["vocab.src"] = _bytes_tensor(ckpt.src_vocab.model_bytes)
+    tensors["vocab.tgt"] = _bytes_tensor(ckpt.tgt_vocab.model_bytes)
+    for i, vocab in enumerate(ckpt.more_vocabs):
         tensors[f"vocab.more{i}"] = _bytes_tensor(vocab.model_bytes)
-    tensors["rng.torch"] = torch.get_rng_state()
-    for rank, rng_state in enumerate(rank_rngs or []):
+    if ckpt.rng is not None:
+        tensors["rng.torch"] = ckpt.rng
+    for rank, rng_state in ckpt.rank_rngs.items():
         tensors[f"rng.torch.rank{rank}"] = rng_state
     groups = []
-    if optimizer is not None:
-        opt_state = optimizer.state_dict()
-        for pid, pstate in opt_state["state"].items():
+    if ckpt.optimizer is not None:
+        for pid, pstate in ckpt.optimizer["state"].items():
             for key, value in pstate.items():
                 tensors[f"optim.{pid}.{key}"] = torch.as_tensor(value).contiguous()
-        groups = opt_state["param_groups"]
+        groups = ckpt.optimizer["param_groups"]
     metadata = {
         "format": CHECKPOINT_FORMAT,
-        "config": json.dumps(config_to_dict(config)),
-        "state": json.dumps(state.__dict__),
+        "config": json.dumps(config_to_dict(ckpt.config)),
+        "state": json.dumps(ckpt.state.__dict__),
         "optim_groups": json.dumps(groups),
-        "has_optimizer": json.dumps(optimizer is not None),
-        "extra": json.dumps(extra or {}),
+        "has_optimizer": json.dumps(ckpt.optimizer is not None),
+        "extra": json.dumps(ckpt.extra),
     }
     _write_atomically(Path(path), tensors, metadata)
 

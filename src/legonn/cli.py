@@ -327,6 +327,29 @@ def export(checkpoint, which, output, name, fp16):
 
 
 @main.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
+              help="The converted checkpoint file, or the folder for a converted brick.")
+@friendly_errors
+def convert(path, output):
+    """Rewrite a checkpoint or brick card (PATH) written by an older legonn in today's format.
+
+    Older files also load as they are (they are converted in memory each time); a converted brick's weights
+    are the same tensors under today's names, so its card names a new SHA-256.
+    """
+    from legonn.bricks import convert_brick
+    from legonn.checkpoint import load_checkpoint, write_checkpoint
+
+    if path.suffix == ".json":
+        click.echo(f"wrote {convert_brick(path, output)}")
+        return
+    if output.resolve() == path.resolve():
+        raise LegoError(f"{output}: write the converted checkpoint to a new file (the original stays readable)")
+    write_checkpoint(output, load_checkpoint(path))
+    click.echo(f"wrote {output}")
+
+
+@main.command()
 @click.argument("bricks", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="Folder for the composed model.")
 @friendly_errors
