@@ -30,7 +30,7 @@ from tqdm import tqdm
 
 from legonn.allocator import reexec_with_jemalloc
 from legonn.bricks import LengthRatioWarning, compose
-from legonn.data.commonvoice import SAMPLE, read_sample
+from legonn.data.commonvoice import DEMO_CLIPS, SAMPLE, read_sample
 from legonn.data.speech import read_manifest
 from legonn.data.text import read_parallel
 from legonn.datasets import data_root, display
@@ -41,11 +41,6 @@ from legonn.search import SearchOptions
 
 ROOT = Path(__file__).resolve().parents[2]
 TEST = data_root() / "multi30k" / "test_2016_flickr"
-# The first five clips of the sample's utterances.tsv whose sentence has at least four words, each of them in
-# the Multi30k English training captions (the only English the models have seen): words the models know,
-# picked before any model heard a clip, so not clips they transcribe well. All 100 are scored in docs/results.md.
-DEMO_CLIPS = ("common_voice_en_78528", "common_voice_en_17256256", "common_voice_en_17258665",
-              "common_voice_en_17816777", "common_voice_en_678304")
 SPEECH_BRICKS = [Path("models/asr-en-wemb/asr-en.encoder.json"), Path("models/de-en-wemb/de-en.decoder.json")]
 
 

@@ -12,6 +12,11 @@ from legonn.datasets import data_root, not_found
 from legonn.errors import LegoError
 
 SAMPLE = "commonvoice_en_sample100"
+# What `make demo` transcribes: the first five rows of utterances.tsv whose sentence has at least four words,
+# each of them in the Multi30k English training captions (the only English the models have seen): words the
+# models know, picked before any model heard a clip, so not clips they transcribe well.
+DEMO_CLIPS = ("common_voice_en_78528", "common_voice_en_17256256", "common_voice_en_17258665",
+              "common_voice_en_17816777", "common_voice_en_678304")
 
 
 def read_sample(ids: Sequence[str] | None = None, folder: Path | None = None) -> list[Utterance]:
