@@ -40,6 +40,13 @@ def test_data_root_defaults_to_shared_data_beside_the_checkout(monkeypatch, tmp_
     assert (data_root() / "multi30k" / "train.de.gz").is_file()  # CI and developers have ../shared beside it
 
 
+def test_data_root_command_prints_the_root_alone_on_stdout(monkeypatch, tmp_path):
+    monkeypatch.setenv(ENV, str(tmp_path))
+    proc = legonn("data", "root")
+    assert proc.returncode == 0 and proc.stdout.decode().strip() == str(tmp_path)  # for export LEGONN_DATA=$(…)
+    assert "multi30k: missing (legonn data get multi30k)" in proc.stderr.decode()
+
+
 def test_a_missing_file_is_one_line_naming_it_and_the_variable(monkeypatch, tmp_path):
     monkeypatch.setenv(ENV, str(tmp_path))
     with pytest.raises(LegoError) as info:

@@ -375,10 +375,10 @@ def data_root_command():
     from legonn.datasets import data_root
 
     root = data_root()
-    click.echo(root)
+    click.echo(root)  # alone on stdout, for `export LEGONN_DATA=$(legonn data root)`
     for name in DATASETS:
         state = "present" if (root / name).is_dir() else f"missing (legonn data get {name})"
-        click.echo(f"  {name}: {state}")
+        click.echo(f"  {name}: {state}", err=True)
 
 
 @data.command()
