@@ -3,8 +3,8 @@
     python benchmarks/fbank_throughput.py [--threads 1] [--repeats 3]
 
 Both extract 80-bin Kaldi filterbanks (25 ms / 10 ms, dither 0) from the 100 real Common Voice clips
-in ../shared/data/commonvoice_en_sample100 (already decoded into memory, so file reading is not
-timed). The figure is seconds of audio featurised per second of wall time (higher is better), the
+in $LEGONN_DATA/commonvoice_en_sample100 (the data root, legonn.datasets), already decoded into memory,
+so file reading is not timed. The figure is seconds of audio featurised per second of wall time (higher is better), the
 best of --repeats passes; the maximum absolute difference between the two feature sets is printed
 beside it. Writes results/bench/fbank_throughput.json.
 """
@@ -27,9 +27,10 @@ sys.path.insert(0, str(ROOT / "recipes"))
 from common import git_commit, hardware  # noqa: E402
 
 from legonn.data.features import LogMelFbank  # noqa: E402
+from legonn.datasets import data_root, not_found  # noqa: E402
 from legonn.vocab import atomic_write_bytes  # noqa: E402
 
-CLIPS = ROOT.parent / "shared" / "data" / "commonvoice_en_sample100" / "flac"
+CLIPS = data_root() / "commonvoice_en_sample100" / "flac"
 
 
 def kaldi_native(wave: np.ndarray) -> np.ndarray:
@@ -60,7 +61,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     paths = sorted(CLIPS.glob("*.flac"))
     if not paths:
-        sys.exit(f"error: {CLIPS}: no FLAC clips (../shared/data must sit beside the repository)")
+        sys.exit(f"error: {not_found(CLIPS / '*.flac', 'clip')}")
     waves = [sf.read(p, dtype="float32")[0] for p in paths]
     audio = sum(len(w) for w in waves) / 16000
     ours = LogMelFbank()

@@ -1,4 +1,4 @@
-"""Shared fixtures: tiny vocabularies and corpora cut from the bundled Multi30k, one thread."""
+"""Shared fixtures: tiny vocabularies and corpora cut from Multi30k in the data root, one thread."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ import torch
 import yaml
 
 from clitools import TINY
+from legonn.datasets import data_root
 from legonn.vocab import Vocabulary
 
 ROOT = Path(__file__).resolve().parents[1]
-MULTI30K = ROOT / "data" / "multi30k"
+MULTI30K = data_root() / "multi30k"  # $LEGONN_DATA, else ../shared/data beside the checkout (as in CI)
 
 torch.set_num_threads(1)
 

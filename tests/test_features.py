@@ -3,8 +3,6 @@ SpecAugment behave as documented."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import kaldi_native_fbank as knf
 import numpy as np
 import pytest
@@ -12,9 +10,10 @@ import soundfile as sf
 import torch
 
 from legonn.data.features import FbankConfig, GlobalCMVN, LogMelFbank, SpecAugmentConfig, mel_filters, spec_augment
+from legonn.datasets import data_root
 from legonn.errors import LegoError
 
-CLIPS = sorted((Path(__file__).resolve().parents[2] / "shared/data/commonvoice_en_sample100/flac").glob("*.flac"))[:3]
+CLIPS = sorted((data_root() / "commonvoice_en_sample100" / "flac").glob("*.flac"))[:3]
 
 
 def kaldi_native(wave: np.ndarray, num_bins: int = 80) -> np.ndarray:
@@ -28,7 +27,7 @@ def kaldi_native(wave: np.ndarray, num_bins: int = 80) -> np.ndarray:
 
 
 def real_or_synthetic_waves() -> list[np.ndarray]:
-    """Real clips when ../shared is beside the repository; a chirp with noise always."""
+    """Real clips when the data root has them; a chirp with noise always."""
     t = np.arange(24000) / 16000
     rng = np.random.default_rng(0)
     chirp = (0.3 * np.sin(2 * np.pi * (200 + 1500 * t) * t) + 0.01 * rng.standard_normal(t.size)).astype(np.float32)

@@ -7,7 +7,7 @@ Writes (audio stays out of git, under data/speech/, which is ignored):
   data/speech/train/   Multi30k train.en (29k captions), TRAIN voices (legonn.data.synth)
   data/speech/valid/   Multi30k val.en, TRAIN voices (model selection never hears a test voice)
   data/speech/test/    Multi30k test_2016_flickr.en, TEST voices (never used for training)
-  data/speech/commonvoice/manifest.tsv   the 100 real clips of ../shared/data/commonvoice_en_sample100
+  data/speech/commonvoice/manifest.tsv   the 100 real clips of $LEGONN_DATA/commonvoice_en_sample100
 Each folder has a manifest.tsv; the synthesis is resumable and seeded (same command, same corpus).
 
 --phonemes (after the audio) writes the data of the three-module chain, speech → phonemes → sub-words →
@@ -22,39 +22,35 @@ the De→En decoder, under data/speech/phonemes/ (espeak-ng transcripts, stress 
 from __future__ import annotations
 
 import argparse
-import csv
 import subprocess
 import sys
 from pathlib import Path
 
-import soundfile as sf
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "src"))
+from legonn.data.commonvoice import read_sample  # noqa: E402
 from legonn.data.phonemes import phonemize_many  # noqa: E402
 from legonn.data.speech import Utterance, read_manifest, write_manifest  # noqa: E402
 from legonn.data.text import read_lines  # noqa: E402
+from legonn.datasets import data_root  # noqa: E402
 from legonn.errors import LegoError  # noqa: E402
 from legonn.vocab import Vocabulary, atomic_write_bytes  # noqa: E402
 
-MULTI30K = ROOT / "data" / "multi30k"
+MULTI30K = data_root() / "multi30k"
 OUT = ROOT / "data" / "speech"
-COMMON_VOICE = ROOT.parent / "shared" / "data" / "commonvoice_en_sample100"
-ROSTS_EN = ROOT / "data" / "ro-en" / "RO-STS.train.en"
+ROSTS_EN = data_root() / "ro-en" / "rosts" / "RO-STS.train.en"  # English, so as in the data root (unnormalised)
 PHONEMES = OUT / "phonemes"
 SPLITS = {"train": ("train.en.gz", "train"), "valid": ("val.en.gz", "train"), "test": ("test_2016_flickr.en.gz", "test")}
 
 
 def common_voice_manifest() -> None:
-    """A manifest over the shared real clips (read in place, not copied)."""
-    table = COMMON_VOICE / "utterances.tsv"
-    if not table.is_file():
-        print(f"note: {table} not found; skipping the Common Voice manifest")
+    """A manifest over the data root's real clips (read in place, not copied)."""
+    try:
+        utts = read_sample()
+    except LegoError as exc:
+        print(f"note: skipping the Common Voice manifest: {exc}")
         return
-    with open(table, encoding="utf-8") as f:
-        rows = list(csv.DictReader(f, delimiter="\t"))
-    utts = [Utterance(r["utt_id"], COMMON_VOICE / r["path"], sf.info(str(COMMON_VOICE / r["path"])).frames,
-                      r["text"], f"commonvoice/{r['speaker_hash12']}") for r in rows]
     write_manifest(OUT / "commonvoice" / "manifest.tsv", utts)
     print(f"wrote {OUT / 'commonvoice' / 'manifest.tsv'}: {len(utts)} real clips")
 

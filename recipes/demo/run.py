@@ -9,9 +9,9 @@ of both on the whole test set.
 
 Then speech: the English speech encoder (trained on synthetic speech, recipes/asr) composed with the
 same De→En translation decoder, which never heard speech, transcribes five real Common Voice clips
-(data/commonvoice_demo/), printing the CTC readout of every interface of the chain, the decoder's
-output, the WER on those clips and the real-time factor. About 15 s on 2 cores; `make demo-train`
-trains a small model from scratch instead.
+(of commonvoice_en_sample100 in the data root, legonn.datasets), printing the CTC readout of every
+interface of the chain, the decoder's output, the WER on those clips and the real-time factor. About
+15 s on 2 cores; `make demo-train` trains a small model from scratch instead.
 """
 
 from __future__ import annotations
@@ -30,15 +30,17 @@ from tqdm import tqdm
 
 from legonn.allocator import reexec_with_jemalloc
 from legonn.bricks import LengthRatioWarning, compose
+from legonn.data.commonvoice import DEMO_CLIPS, SAMPLE, read_sample
 from legonn.data.speech import read_manifest
 from legonn.data.text import read_parallel
+from legonn.datasets import data_root, display
 from legonn.errors import LegoError
 from legonn.inference import load_model, transcribe, translate
 from legonn.score import bleu_chrf, wer
 from legonn.search import SearchOptions
 
 ROOT = Path(__file__).resolve().parents[2]
-TEST = "data/multi30k/test_2016_flickr"
+TEST = data_root() / "multi30k" / "test_2016_flickr"
 SPEECH_BRICKS = [Path("models/asr-en-wemb/asr-en.encoder.json"), Path("models/de-en-wemb/de-en.decoder.json")]
 
 
@@ -97,8 +99,8 @@ def parse_args() -> argparse.Namespace:
                         help="where the composed model is written (default: %(default)s)")
     parser.add_argument("--speech-bricks", type=Path, nargs="+", default=SPEECH_BRICKS,
                         help="speech chain: brick cards, speech encoder first (default: %(default)s)")
-    parser.add_argument("--clips", type=Path, default=Path("data/commonvoice_demo/manifest.tsv"),
-                        help="speech manifest to transcribe (default: %(default)s)")
+    parser.add_argument("--clips", type=Path, default=None,
+                        help=f"speech manifest to transcribe (default: five clips of the data root's {SAMPLE})")
     parser.add_argument("--show", type=int, default=5, help="sentences shown in full (default: %(default)s)")
     parser.add_argument("--beam", type=int, default=4, help="beam size (default: %(default)s)")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads (default: %(default)s)")
@@ -116,7 +118,7 @@ def main() -> None:
     compose_bricks([args.encoder, args.decoder], args.out)
     speech_out = args.out.with_name(args.out.name + "-speech")
     compose_bricks(args.speech_bricks, speech_out)  # here, so that a missing brick stops the demo at once
-    clips = read_manifest(args.clips)
+    clips = read_manifest(args.clips) if args.clips else read_sample(DEMO_CLIPS)
     loaded = load_model(args.out)
     data = read_parallel(args.src, args.ref)
     opts = SearchOptions(beam_size=args.beam)
@@ -128,7 +130,7 @@ def main() -> None:
     print(f"\n== 2/4 {args.show} test sentences: source, interface CTC readout, decoder output ==")
     show_translations(run(data.src[:args.show]), data.tgt[:args.show])
 
-    print(f"== 3/4 sacreBLEU on all {len(data)} sentences of {args.src} (beam {args.beam}) ==")
+    print(f"== 3/4 sacreBLEU on all {len(data)} sentences of {display(args.src)} (beam {args.beam}) ==")
     with tqdm(total=len(data), desc="translating", unit="sent") as bar:
         outs = run(data.src, bar)
     decoder = bleu_chrf([o.hypothesis for o in outs], data.tgt)
@@ -137,7 +139,8 @@ def main() -> None:
     print(f"  CTC readout            BLEU {readout.bleu:5.2f}  chrF {readout.chrf:5.2f}   (the encoder alone)")
     print(f"  {decoder.signature}")
 
-    print(f"\n== 4/4 speech: {len(clips)} clips of {args.clips} through the speech chain "
+    clip_source = display(args.clips) if args.clips else display(data_root() / SAMPLE)
+    print(f"\n== 4/4 speech: {len(clips)} clips of {clip_source} through the speech chain "
           f"({' + '.join(card.stem for card in args.speech_bricks)}) ==")
     out = transcribe(load_model(speech_out), [c.path for c in clips], opts)
     refs = [c.text for c in clips]

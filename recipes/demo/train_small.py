@@ -23,6 +23,7 @@ from legonn.allocator import reexec_with_jemalloc  # noqa: E402
 from legonn.checkpoint import load_checkpoint  # noqa: E402
 from legonn.config import load_config  # noqa: E402
 from legonn.data.text import read_lines, read_parallel  # noqa: E402
+from legonn.datasets import data_root, display  # noqa: E402
 from legonn.inference import translate  # noqa: E402
 from legonn.model import build_model  # noqa: E402
 from legonn.score import bleu_chrf  # noqa: E402
@@ -30,7 +31,7 @@ from legonn.search import SearchOptions  # noqa: E402
 from legonn.vocab import Vocabulary  # noqa: E402
 
 CONFIG = ROOT / "recipes/demo/demo.yaml"
-TEST = ROOT / "data/multi30k/test_2016_flickr"
+TEST = data_root() / "multi30k" / "test_2016_flickr"
 SUBSET = 300
 
 
@@ -45,7 +46,7 @@ def main() -> None:
         if not Path(path).exists():
             text = cfg.data.train_src if side == "src" else cfg.data.train_tgt
             Vocabulary.train(read_lines(text), 1000).save(path)
-            print(f"   trained {path} (1,000 units) from {text}")
+            print(f"   trained {path} (1,000 units) from {display(text)}")
     train_system(CONFIG)
     ckpt = load_checkpoint(Path(cfg.out_dir) / "checkpoint_last.safetensors")
     model = build_model(ckpt.config.model, ckpt.src_vocab.id, ckpt.tgt_vocab.id)

@@ -20,10 +20,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from common import ROOT, score_system, train_system  # noqa: E402
 
 from legonn.allocator import reexec_with_jemalloc  # noqa: E402
+from legonn.datasets import data_root  # noqa: E402
 from legonn.search import SearchOptions  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-DATA = ROOT / "data" / "multi30k"
+DATA = data_root() / "multi30k"
 SYSTEMS = {"baseline": "baseline.yaml", "lego-wemb": "lego-wemb.yaml", "lego-beamconv": "lego-beamconv.yaml"}
 ABLATIONS = {"lego-wemb-deep": "lego-wemb-deep.yaml"}  # each tests one hypothesis for the LegoNN gap
 TEST_SETS = {

@@ -31,13 +31,14 @@ from common import ROOT, git_commit, hardware, train_system  # noqa: E402
 from legonn.allocator import reexec_with_jemalloc  # noqa: E402
 from legonn.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
 from legonn.config import load_config  # noqa: E402
+from legonn.datasets import data_root  # noqa: E402
 from legonn.evaluation import evaluate_checkpoint  # noqa: E402
 from legonn.inference import load_model  # noqa: E402
 from legonn.search import SearchOptions  # noqa: E402
 from legonn.vocab import atomic_write_bytes  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-TEST = (ROOT / "data/multi30k/test_2016_flickr.de.gz", ROOT / "data/multi30k/test_2016_flickr.en.gz")
+TEST = (data_root() / "multi30k/test_2016_flickr.de.gz", data_root() / "multi30k/test_2016_flickr.en.gz")
 PAIRS = {name: (HERE / f"{name}.yaml", HERE / f"{name}-seed2.yaml")
          for name in ("lego-wemb", "lego-beamconv", "baseline", "lego-wemb-noctc")}
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -23,11 +24,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from common import ROOT, git_commit, hardware  # noqa: E402
 
 from legonn.bricks import load_brick  # noqa: E402
+from legonn.datasets import data_root, display  # noqa: E402
 from legonn.inference import load_model  # noqa: E402
 from legonn.interface_stats import interface_statistics_on  # noqa: E402
 from legonn.vocab import atomic_write_bytes  # noqa: E402
 
-M30K, ROEN = Path("data/multi30k"), Path("data/ro-en")
+M30K, ROEN = data_root() / "multi30k", Path("data/ro-en")  # data/ro-en: made by recipes/ro-en/prepare_data.py
 DE_VAL = (M30K / "val.de.gz", M30K / "val.en.gz")
 # (label, model: a checkpoint or an encoder brick card, source, reference)
 ENCODERS = [
@@ -55,6 +57,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--limit", type=int, help="only the first N sentence pairs of each set")
     args = parser.parse_args()
+    if not (ROEN / "RO-STS.dev.ro").is_file():  # normalised from the data root's copy, once
+        subprocess.run([sys.executable, str(ROOT / "recipes" / "ro-en" / "prepare_data.py")], check=True)
     rows = []
     for label, model, src, ref in ENCODERS:
         if not Path(model).exists():
@@ -62,7 +66,7 @@ def main() -> None:
             continue
         encoder, src_vocab, tgt_vocab, max_len = encoder_and_vocabs(Path(model))
         (stats,) = interface_statistics_on(encoder, src_vocab, tgt_vocab, src, ref, max_len, args.limit)
-        rows.append({"encoder": label, "model": model, "src": str(src), **stats.as_dict()})
+        rows.append({"encoder": label, "model": model, "src": display(src), **stats.as_dict()})
         print(label, rows[-1])
     record = {"rows": rows, "hardware": hardware(), "commit": git_commit()}
     out = ROOT / "results" / "interface-stats.json"

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -31,10 +32,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from common import ROOT, compose_and_score, decoder_brick, encoder_brick, score_system, train_system  # noqa: E402
 
 from legonn.allocator import reexec_with_jemalloc  # noqa: E402
+from legonn.datasets import data_root  # noqa: E402
 from legonn.errors import LegoError  # noqa: E402
 from legonn.search import SearchOptions  # noqa: E402
 
-MULTI30K, ROEN = ROOT / "data" / "multi30k", ROOT / "data" / "ro-en"
+MULTI30K = data_root() / "multi30k"
+ROEN = ROOT / "data" / "ro-en"  # made from the data root's ro-en/ by recipes/ro-en/prepare_data.py (git-ignored)
 
 
 def _multi30k(lang: str, *names: str) -> dict[str, tuple[Path, Path]]:
@@ -56,6 +59,9 @@ def run_language(lang: str, ingestors: list[str], stages: list[str], score_only:
                  opts: SearchOptions) -> None:
     recipe, results = ROOT / "recipes" / f"{lang}-en", ROOT / "results" / f"{lang}-en"
     tests = TEST_SETS[lang]
+    if lang == "ro" and not all(p.is_file() for pair in tests.values() for p in pair):
+        # Romanian letters are normalised from the data root's copy, once (recipes/ro-en/prepare_data.py)
+        subprocess.run([sys.executable, str(ROOT / "recipes" / "ro-en" / "prepare_data.py")], check=True)
 
     def train_and_score(config: Path, system: str) -> list[dict]:
         if not score_only:

@@ -372,7 +372,40 @@ def compose(bricks, output):
 
 @main.group()
 def data():
-    """Make data: synthesised speech corpora."""
+    """Datasets: fetch them into the data root ($LEGONN_DATA, else ../shared/data), synthesise speech corpora."""
+
+
+@data.command("get")
+@click.argument("datasets", nargs=-1)
+@click.option("--root", type=click.Path(path_type=Path), default=None,
+              help="Where to put them (default: the data root, `legonn data root`).")
+@click.option("--mirror", default=None, metavar="URL",
+              help="Fetch MIRROR/DATASET/FILE from a copy of a data root (http(s):// or file://) instead of the "
+                   "public sources.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@friendly_errors
+def data_get(datasets, root, mirror, quiet):
+    """Download DATASETS (default: all; see `legonn data root`) from their public sources into the data root,
+    checking every file against its SHA-256. Files already there with the right hash are kept (resumable)."""
+    from legonn.data.download import get
+    from legonn.datasets import data_root
+
+    for line in get(list(datasets), root or data_root(), mirror, progress=not quiet):
+        click.echo(line)
+
+
+@data.command("root")
+@friendly_errors
+def data_root_command():
+    """Print the data root ($LEGONN_DATA, else ../shared/data beside the checkout) and which datasets it has."""
+    from legonn.data.sources import DATASETS
+    from legonn.datasets import data_root
+
+    root = data_root()
+    click.echo(root)  # alone on stdout, for `export LEGONN_DATA=$(legonn data root)`
+    for name in DATASETS:
+        state = "present" if (root / name).is_dir() else f"missing (legonn data get {name})"
+        click.echo(f"  {name}: {state}", err=True)
 
 
 @data.command()

@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from legonn.datasets import expand_paths
 from legonn.errors import LegoError
 from legonn.model import ARCHS, ModelConfig
 from legonn.precision import CHOICES as PRECISIONS
@@ -22,7 +23,8 @@ from legonn.precision import CHOICES as PRECISIONS
 
 @dataclass(frozen=True)
 class DataConfig:
-    """Where the data and vocabularies are. Paths are relative to the working directory.
+    """Where the data and vocabularies are. Paths are relative to the working directory, or start with
+    `$LEGONN_DATA/` for a file under the data root (legonn.datasets), expanded by load_config.
 
     Text: train_/valid_ src and tgt files, src_vocab and tgt_vocab. Speech: train_/valid_manifest
     (TSV: id, path, samples, text, voice; see legonn.data.speech) and tgt_vocab; features are cached
@@ -314,7 +316,9 @@ def load_config(path: str | Path | None, overrides: list[str] = ()) -> Experimen
             _build(ExperimentConfig, values, "")
         except LegoError as exc:
             raise LegoError(f"{path}: {exc}") from None
-    return check_values(_build(ExperimentConfig, _merge(values, parse_overrides(list(overrides))), ""))
+    cfg = _build(ExperimentConfig, _merge(values, parse_overrides(list(overrides))), "")
+    # data files may be named under the data root ($LEGONN_DATA/…): resolved here, once, for every caller
+    return check_values(dataclasses.replace(cfg, data=expand_paths(cfg.data)))
 
 
 def build_section(cls, values: dict, where: str):

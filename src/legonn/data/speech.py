@@ -19,6 +19,7 @@ import torch
 from torch import Tensor
 
 from legonn.data.features import LogMelFbank
+from legonn.datasets import not_found
 from legonn.errors import LegoError
 from legonn.vocab import atomic_write_bytes
 
@@ -40,7 +41,7 @@ def read_manifest(path: str | Path, check_files: bool = True) -> list[Utterance]
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except FileNotFoundError:
-        raise LegoError(f"{path}: manifest not found") from None
+        raise LegoError(not_found(path, "manifest")) from None
     except UnicodeDecodeError as exc:
         raise LegoError(f"{path}: not UTF-8 ({exc.reason})") from None
     if not lines or tuple(lines[0].split("\t")) != MANIFEST_COLUMNS:
@@ -58,7 +59,7 @@ def read_manifest(path: str | Path, check_files: bool = True) -> list[Utterance]
         seen.add(uid)
         audio_path = (path.parent / audio) if not os.path.isabs(audio) else Path(audio)
         if check_files and not audio_path.is_file():
-            raise LegoError(f"{path}:{number}: audio file {audio_path} not found")
+            raise LegoError(f"{path}:{number}: {not_found(audio_path, 'audio file')}")
         out.append(Utterance(uid, audio_path, int(samples), text, voice))
     return out
 

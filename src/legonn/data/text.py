@@ -6,6 +6,7 @@ import gzip
 from dataclasses import dataclass
 from pathlib import Path
 
+from legonn.datasets import not_found
 from legonn.errors import LegoError
 
 
@@ -16,7 +17,7 @@ def read_lines(path: str | Path, allow_empty: bool = False) -> list[str]:
     """
     path = Path(path)
     if not path.is_file():
-        raise LegoError(f"{path}: file not found")
+        raise LegoError(not_found(path))  # under the data root it also names LEGONN_DATA
     opener = gzip.open if path.suffix == ".gz" else open
     try:
         with opener(path, "rb") as f:
