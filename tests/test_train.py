@@ -20,7 +20,7 @@ from legonn.checkpoint import TrainerState, load_checkpoint
 from legonn.config import TrainConfig, load_config
 from legonn.data.task import load_task_data
 from legonn.errors import LegoError
-from legonn.train import _time_left, evenly_spaced, learning_rate
+from legonn.schedule import evenly_spaced, learning_rate, time_left
 
 # 3000 padded tokens a batch → 9 batches an epoch on the 600-pair corpus, so 14 steps cross an epoch end
 # (validation, best checkpoint, a fresh shuffle). Dropout is on; fp32 keeps the arithmetic deterministic.
@@ -280,11 +280,11 @@ def test_empty_training_file_is_an_error(tiny_corpus, tiny_vocabs, tmp_path):
 
 def test_time_left_counts_the_epochs_still_to_run():
     state = TrainerState(epoch=11)  # 10 epochs done
-    assert _time_left(TrainConfig(max_epochs=40), state, 360.0) == " (6.0 min/epoch, ~3h 00m left for 30 epochs)"
-    assert _time_left(TrainConfig(max_epochs=40), state, 360.0, budget_left_s=1900.0) == \
+    assert time_left(TrainConfig(max_epochs=40), state, 360.0) == " (6.0 min/epoch, ~3h 00m left for 30 epochs)"
+    assert time_left(TrainConfig(max_epochs=40), state, 360.0, budget_left_s=1900.0) == \
         " (6.0 min/epoch, ~3h 00m left for 30 epochs; the time budget allows 5 more)"
-    assert _time_left(TrainConfig(max_epochs=40, max_steps=500), state, 360.0) == ""  # steps bound the run
-    assert _time_left(TrainConfig(max_epochs=10), state, 360.0) == ""
+    assert time_left(TrainConfig(max_epochs=40, max_steps=500), state, 360.0) == ""  # steps bound the run
+    assert time_left(TrainConfig(max_epochs=10), state, 360.0) == ""
 
 
 def test_validation_cap_spreads_over_the_whole_dev_set():

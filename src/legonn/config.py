@@ -70,27 +70,31 @@ class TrainConfig:
     to be exported as an encoder brick, whose own decoder is a throwaway teacher).
     """
 
+    # batches and the optimiser
     max_tokens: int = 4096
     lr: float = 1e-3
     warmup_steps: int = 1000
     lr_schedule: str = "inverse_sqrt"
     weight_decay: float = 0.0001
     clip_norm: float = 1.0
+    # the loss
     label_smoothing: float = 0.1
     ctc_weight: float = 1.0
+    spec_augment: bool = True
+    # how long, and which checkpoint is best
     max_epochs: int = 60
     max_steps: int = 0
     patience: int = 10
     time_budget_minutes: float = 0.0
+    select_on: str = "output"
+    valid_max_sentences: int = 0
+    # the machine and the bookkeeping
     precision: str = "auto"
     seed: int = 1
     threads: int = 0
     log_every: int = 50
     save_every: int = 500
-    valid_max_sentences: int = 0
     freeze: tuple[str, ...] = ()
-    spec_augment: bool = True
-    select_on: str = "output"
 
 
 @dataclass(frozen=True)

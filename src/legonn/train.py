@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import json
 import math
-import os
 import signal
 import time
 from contextlib import contextmanager, nullcontext
@@ -19,17 +18,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import torch
-import torch.distributed as dist
 from torch import nn
 from tqdm import tqdm
 
 from legonn.allocator import release_free_memory
 from legonn.checkpoint import TrainerState, check_vocab, load_checkpoint, save_checkpoint
+from legonn.distributed import Distributed
 from legonn.data.batching import collate, make_batches
 from legonn.data.features import SpecAugmentConfig, spec_augment
 from legonn.errors import LegoError
 from legonn.inference import decode_sources
 from legonn.losses import lego_loss
+from legonn.schedule import Window, evenly_spaced, learning_rate, time_left
 from legonn.search import SearchOptions
 from legonn.vocab import atomic_write_bytes
 
@@ -52,106 +52,12 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def learning_rate(step: int, peak: float, warmup: int, schedule: str = "inverse_sqrt", total: int = 0) -> float:
-    """Linear warm-up to `peak`, then 'inverse_sqrt' decay, or 'linear' decay that reaches 0 at step `total`."""
-    step, warmup = max(step, 1), max(warmup, 1)
-    if step < warmup:
-        return peak * step / warmup
-    if schedule == "linear":
-        return peak * max(0.0, (total - step) / max(total - warmup, 1))
-    return peak * math.sqrt(warmup / step)
-
-
-def evenly_spaced(total: int, cap: int) -> list[int]:
-    """Indices of `cap` items spread evenly over range(total) (all of them when cap is 0 or ≥ total).
-
-    Dev sets are often grouped by genre (RO-STS: captions, then forums, then news), so the first
-    `cap` lines would select on one genre only.
-    """
-    if cap <= 0 or cap >= total:
-        return list(range(total))
-    return [i * total // cap for i in range(cap)]
-
-
-class _Window:
-    """Losses and throughput averaged over the updates since the last log line."""
-
-    def __init__(self):
-        self.start, self.tokens, self.sums, self.count = time.time(), 0, {}, 0
-
-    def add(self, stats: dict, tokens: int) -> None:
-        self.tokens += tokens
-        self.count += 1
-        for key, value in stats.items():
-            if isinstance(value, list):
-                self.sums[key] = [a + b for a, b in zip(self.sums.get(key, [0.0] * len(value)), value)]
-            else:
-                self.sums[key] = self.sums.get(key, 0.0) + value
-
-    def seconds(self) -> float:
-        return time.time() - self.start
-
-    def summary(self) -> dict:
-        n = max(self.count, 1)
-        means = {k: [round(x / n, 4) for x in v] if isinstance(v, list) else round(v / n, 4)
-                 for k, v in self.sums.items()}
-        return {"tokens_per_s": round(self.tokens / max(self.seconds(), 1e-9), 1), **means}
-
-
-class _Distributed:
-    """Rank bookkeeping; a single process is world size 1."""
-
-    def __init__(self):
-        self.world = int(os.environ.get("WORLD_SIZE", "1"))
-        self.rank = int(os.environ.get("RANK", "0"))
-        if self.world > 1 and not dist.is_initialized():
-            dist.init_process_group("gloo")
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-    def barrier(self) -> None:
-        if self.world > 1:
-            dist.barrier()
-
-    def gather_rng(self) -> list[torch.Tensor] | None:
-        """Every rank's torch RNG state (so a resumed multi-process run replays its dropout exactly)."""
-        if self.world == 1:
-            return None
-        state = torch.get_rng_state()
-        states = [torch.empty_like(state) for _ in range(self.world)]
-        dist.all_gather(states, state)
-        return states
-
-    def broadcast_flag(self, flag: bool) -> bool:
-        if self.world == 1:
-            return flag
-        t = torch.tensor([int(flag)])
-        dist.broadcast(t, 0)
-        return bool(t.item())
-
-
-def _time_left(t, st: TrainerState, epoch_seconds: float, budget_left_s: float | None = None) -> str:
-    """' (12.0 min/epoch, ~3h 24m left for 17 epochs)': the pace of the epoch just done, validation included.
-    Only when epochs bound the run; patience may stop it sooner. With a time budget
-    (budget_left_s: what is left of it), also how many of those epochs it allows at this pace."""
-    remaining = t.max_epochs - (st.epoch - 1)
-    if t.max_steps or remaining <= 0:
-        return ""
-    minutes = round(remaining * epoch_seconds / 60)
-    fits = "" if budget_left_s is None else \
-        f"; the time budget allows {min(remaining, max(0, int(budget_left_s // epoch_seconds)))} more"
-    return (f" ({epoch_seconds / 60:.1f} min/epoch, ~{minutes // 60}h {minutes % 60:02d}m left for {remaining} epochs"
-            f"{fits})")
-
-
 class Trainer:
     """Runs the loop, validation, checkpoints, DDP and resume for a model it is handed (`build_run`)."""
 
     def __init__(self, run: Run, resume: bool = True, progress: bool = True):
         self.spec, self.cfg, self.progress = run, run.cfg, progress
-        self.dist = _Distributed()
+        self.dist = Distributed()
         self.out = Path(run.cfg.out_dir)
         self.data, self.model, self.task = run.data, run.model, run.task
         self.src_vocab, self.tgt_vocab, self.pairs = run.data.src_vocab, run.data.tgt_vocab, run.data.pairs
@@ -305,7 +211,7 @@ class Trainer:
             tqdm.write(f"note: {unalignable} of {len(self.pairs)} training pairs are too long for CTC at "
                        f"α = {cfg.model.encoder.olc.ratio} (their CTC loss is zeroed; a larger "
                        "model.encoder.olc.ratio avoids it)")
-        window = _Window()
+        window = Window()
         stopped_early = out_of_time = False
         self._started = time.time()  # train.time_budget_minutes counts from here
         # a finished run (step budget spent or patience exhausted) that is resumed trains no further
@@ -328,7 +234,7 @@ class Trainer:
                 if st.step % t.log_every == 0:
                     st.train_seconds += window.seconds()
                     record = window.summary()
-                    window = _Window()
+                    window = Window()
                     bar.set_postfix(loss=f"{record['loss']:.3f}", tok_s=f"{record['tokens_per_s']:.0f}")
                     self._log({"step": st.step, "epoch": st.epoch, "lr": self.optimizer.param_groups[0]["lr"],
                                **record})
@@ -343,14 +249,14 @@ class Trainer:
                     break
             bar.close()
             st.train_seconds += window.seconds()
-            window = _Window()
+            window = Window()
             if st.batches_done >= per_rank and not stopped_early:  # a resumed run validates this epoch
                 st.epoch += 1
                 st.batches_done = 0
                 stop = self._end_of_epoch(time.time() - epoch_start) or stop
                 if not stop and st.epoch <= t.max_epochs and self._budget_spent(epoch_start):
                     stop = out_of_time = True
-            window = _Window()  # validation time is not training time
+            window = Window()  # validation time is not training time
         self._save("checkpoint_last.safetensors")
         self.dist.barrier()
         tps = st.target_tokens / max(st.train_seconds, 1e-9)
@@ -392,7 +298,7 @@ class Trainer:
                 summary = " ".join(f"{k}={v}" for k, v in record.items())
                 label = "best" if on_output else f"best({self.selection_key})"
                 tqdm.write(f"epoch {st.epoch - 1}: {summary} {label}={best}"
-                           f"{_time_left(t, st, epoch_seconds_total, self._budget_left_s())}")
+                           f"{time_left(t, st, epoch_seconds_total, self._budget_left_s())}")
         # every rank takes part in saving (it gathers their RNG states), so all must know the verdict
         if self.dist.broadcast_flag(improved):
             self._save("checkpoint_best.safetensors")

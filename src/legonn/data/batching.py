@@ -107,14 +107,17 @@ def collate(pairs: EncodedPairs, index: np.ndarray) -> Batch:
     )
 
 
-def encode_sources(sentences: list[str], vocab: Vocabulary, max_len: int, where: str) -> list[np.ndarray]:
+def encode_sources(sentences: list[str], vocab: Vocabulary, max_len: int, where: str, first_line: int = 1,
+                   what: str = "sentence") -> list[np.ndarray]:
+    """Token ids per text; one over max_len tokens, or with none, is an error naming `where`:line (the
+    first text on line `first_line`: 2 in a manifest, under its header)."""
     out = []
-    for number, sentence in enumerate(sentences, 1):
+    for number, sentence in enumerate(sentences, first_line):
         ids = vocab.encode(sentence)
         if len(ids) > max_len:
-            raise LegoError(f"{where}:{number}: sentence has {len(ids)} tokens, over the limit of {max_len}")
+            raise LegoError(f"{where}:{number}: {what} has {len(ids)} tokens, over the limit of {max_len}")
         if not ids:
-            raise LegoError(f"{where}:{number}: sentence has no tokens")
+            raise LegoError(f"{where}:{number}: {what} has no tokens")
         out.append(np.asarray(ids, dtype=np.int32))
     return out
 

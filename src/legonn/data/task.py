@@ -47,15 +47,7 @@ class TaskData:
 
 
 def _encode_targets(utts: list[Utterance], vocab: Vocabulary, max_len: int, manifest: str) -> list[np.ndarray]:
-    out = []
-    for number, u in enumerate(utts, 2):  # line 1 is the header
-        ids = vocab.encode(u.text)
-        if len(ids) > max_len:
-            raise LegoError(f"{manifest}:{number}: transcript has {len(ids)} tokens, over data.max_len={max_len}")
-        if not ids:
-            raise LegoError(f"{manifest}:{number}: empty transcript")
-        out.append(np.asarray(ids, dtype=np.int32))
-    return out
+    return encode_sources([u.text for u in utts], vocab, max_len, manifest, first_line=2, what="transcript")
 
 
 def _featurise(utts: list[Utterance], cache: FeatureCache, manifest: str, progress: bool) -> list[np.ndarray]:

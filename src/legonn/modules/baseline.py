@@ -14,30 +14,20 @@ from torch import Tensor, nn
 
 from legonn.interface import Marginals, VocabId, lengths_to_padding_mask
 from legonn.modules.decoder import AutoregressiveDecoder, Encoded
-from legonn.modules.frontends import FRONTENDS, TokenEmbedding
+from legonn.modules.frontends import FRONTENDS, ReadsThroughFrontEnd, TokenEmbedding
+from legonn.modules.sizes import Sizes
 from legonn.nn import EncoderLayer
 
 
 @dataclass(frozen=True)
-class BaselineConfig:
+class BaselineConfig(Sizes, ReadsThroughFrontEnd):
     """The monolithic `Baseline` (the `model.baseline` section). frontend: 'tokens' or 'speech' (the same
     front ends a LegoNN encoder uses); encoder_ctc: an auxiliary CTC head on the encoder."""
 
     frontend: object = field(default_factory=TokenEmbedding.Config, metadata={"kinds": FRONTENDS})
-    dim: int = 256
-    heads: int = 4
-    ff_dim: int = 1024
-    dropout: float = 0.3
     encoder_layers: int = 3
     decoder_layers: int = 3
     encoder_ctc: bool = False
-
-    @property
-    def reads(self) -> str:
-        return self.frontend.reads
-
-    def positions(self, lengths: Tensor) -> Tensor:
-        return self.frontend.output_lengths(torch.as_tensor(lengths))
 
 
 class Baseline(nn.Module):

@@ -11,6 +11,7 @@ from torch import Tensor, nn
 from legonn.interface import Marginals, VocabId
 from legonn.modules.frontends import MarginalIngest
 from legonn.modules.ingestors import INGESTORS, WEmbConfig
+from legonn.modules.sizes import Sizes
 from legonn.nn import Dropout, DecoderLayer, EncoderLayer, sinusoidal_positions
 
 Cache = list[dict]
@@ -64,16 +65,12 @@ class AutoregressiveDecoder(nn.Module):
 
 
 @dataclass(frozen=True)
-class DecoderConfig:
+class DecoderConfig(Sizes):
     """A LegoNN `Decoder`: ingestor → `layers` encoder layers over the ingested marginals → an
     autoregressive decoder of `ar_layers`. ingestor: one of `INGESTORS` by kind ('wemb' differentiable,
     'beamconv' gradient-isolating). This section is what a decoder brick's card stores as `config`."""
 
     ingestor: object = field(default_factory=WEmbConfig, metadata={"kinds": INGESTORS})
-    dim: int = 256
-    heads: int = 4
-    ff_dim: int = 1024
-    dropout: float = 0.3
     layers: int = 1
     ar_layers: int = 3
 

@@ -15,8 +15,9 @@ from torch import Tensor, nn
 
 from legonn.interface import Marginals, VocabId, lengths_to_padding_mask
 from legonn.length_stats import controlled_lengths
-from legonn.modules.frontends import FRONTENDS, TokenEmbedding
+from legonn.modules.frontends import FRONTENDS, ReadsThroughFrontEnd, TokenEmbedding
 from legonn.modules.length import OutputLengthController
+from legonn.modules.sizes import Sizes
 from legonn.nn import EncoderLayer
 
 
@@ -46,28 +47,16 @@ class OLCConfig:
 
 
 @dataclass(frozen=True)
-class EncoderConfig:
+class EncoderConfig(Sizes, ReadsThroughFrontEnd):
     """A LegoNN encoder: frontend → `layers` transformer layers (group 1) → OLC (group 2) → interface head.
 
-    frontend: one of `FRONTENDS` by kind (tokens, speech, marginals); dim/heads/ff_dim/dropout: sizes.
-    This section is what a brick card stores as `config`.
+    frontend: one of `FRONTENDS` by kind (tokens, speech, marginals). This section is what a brick card
+    stores as `config`.
     """
 
     frontend: object = field(default_factory=TokenEmbedding.Config, metadata={"kinds": FRONTENDS})
-    dim: int = 256
-    heads: int = 4
-    ff_dim: int = 1024
-    dropout: float = 0.3
     layers: int = 3
     olc: OLCConfig = field(default_factory=OLCConfig)
-
-    @property
-    def reads(self) -> str:
-        return self.frontend.reads
-
-    def positions(self, lengths: Tensor) -> Tensor:
-        """The positions the OLC reads for inputs of these lengths (what K = ⌈α·T⌉ is taken of)."""
-        return self.frontend.output_lengths(torch.as_tensor(lengths))
 
 
 class InterfaceEncoder(nn.Module):

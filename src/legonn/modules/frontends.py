@@ -21,6 +21,7 @@ import math
 from dataclasses import dataclass, field
 from typing import ClassVar, Protocol
 
+import torch
 from torch import Tensor, nn
 
 from legonn.interface import Marginals, VocabId
@@ -38,6 +39,31 @@ class FrontEnd(Protocol):
     def __call__(self, x, lengths: Tensor) -> tuple[Tensor, Tensor]: ...
 
 
+class SameLengths:
+    """For a front-end config whose module keeps one position per input position (T' = T)."""
+
+    def output_lengths(self, lengths: Tensor) -> Tensor:
+        return lengths
+
+
+def _needs(vocab: VocabId | None, what: str) -> VocabId:
+    if vocab is None:
+        raise ValueError(f"a {what} front end needs the vocabulary it reads")
+    return vocab
+
+
+class ReadsThroughFrontEnd:
+    """For a module config with a `frontend` field: what the module reads, and the positions it makes."""
+
+    @property
+    def reads(self) -> str:
+        return self.frontend.reads
+
+    def positions(self, lengths) -> Tensor:
+        """The positions the module's layers see for inputs of these lengths."""
+        return self.frontend.output_lengths(torch.as_tensor(lengths))
+
+
 def _scaled_with_positions(x: Tensor, dim: int) -> Tensor:
     """x · √D + sinusoidal positions: the transformer's usual input scaling."""
     return x * math.sqrt(dim) + sinusoidal_positions(x.size(1), dim, x.device)
@@ -47,18 +73,13 @@ class TokenEmbedding(nn.Module):
     """Token ids B × T (0-padded) → B × T × D."""
 
     @dataclass(frozen=True)
-    class Config:
+    class Config(SameLengths):
         kind: str = "tokens"
         reads: ClassVar[str] = "tokens"
 
-        def output_lengths(self, lengths: Tensor) -> Tensor:
-            return lengths
-
         def build(self, *, dim: int, dropout: float, vocab: VocabId | None) -> "TokenEmbedding":
             """vocab: the source vocabulary (its size sets the embedding table)."""
-            if vocab is None:
-                raise ValueError("a token front end needs the source vocabulary")
-            return TokenEmbedding(self, dim=dim, dropout=dropout, vocab_size=vocab.size)
+            return TokenEmbedding(self, dim=dim, dropout=dropout, vocab_size=_needs(vocab, "token").size)
 
     stride = 1
     in_vocab = None
@@ -113,19 +134,14 @@ class MarginalIngest(nn.Module):
     """Upstream Marginals B × K × V_in (checked against `in_vocab`) → B × K × D, through an ingestor."""
 
     @dataclass(frozen=True)
-    class Config:
+    class Config(SameLengths):
         kind: str = "marginals"
         ingestor: object = field(default_factory=WEmbConfig, metadata={"kinds": INGESTORS})
         reads: ClassVar[str] = "marginals"
 
-        def output_lengths(self, lengths: Tensor) -> Tensor:
-            return lengths
-
         def build(self, *, dim: int, dropout: float, vocab: VocabId | None) -> "MarginalIngest":
             """vocab: the vocabulary of the marginals it reads."""
-            if vocab is None:
-                raise ValueError("a marginals front end needs the vocabulary it reads")
-            return MarginalIngest(self, dim=dim, dropout=dropout, in_vocab=vocab)
+            return MarginalIngest(self, dim=dim, dropout=dropout, in_vocab=_needs(vocab, "marginals"))
 
     stride = 1
 

@@ -1,0 +1,3 @@
+from legonn.cli import run
+
+run()
