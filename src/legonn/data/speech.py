@@ -59,7 +59,7 @@ def read_manifest(path: str | Path, check_files: bool = True) -> list[Utterance]
         seen.add(uid)
         audio_path = (path.parent / audio) if not os.path.isabs(audio) else Path(audio)
         if check_files and not audio_path.is_file():
-            raise LegoError(f"{path}:{number}: {not_found(audio_path, 'audio file')}")
+            raise LegoError(f"{path}:{number}: audio file {audio_path} not found")
         out.append(Utterance(uid, audio_path, int(samples), text, voice))
     return out
 
