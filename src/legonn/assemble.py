@@ -15,6 +15,7 @@ from torch import nn
 from legonn.bricks import Brick, describe_chain, load_brick, load_composed
 from legonn.config import ExperimentConfig
 from legonn.data.task import TaskData, load_task_data
+from legonn.datasets import display
 from legonn.errors import LegoError
 from legonn.length_stats import auto_ratio, ctc_unalignable, ratio_stats
 from legonn.model import LegoModel, build_model
@@ -89,11 +90,12 @@ def summarize_data(cfg: ExperimentConfig, data: TaskData) -> dict:
     (K from the positions the encoder's OLC reads: tokens, or subsampled speech frames)."""
     pairs = data.pairs
     tgt_lengths = [len(t) for t in pairs.tgt]
+    # files under the data root are recorded as $LEGONN_DATA/…: a card reads the same on every machine
     if data.speech:
-        summary = {"task": cfg.task, "train_manifest": cfg.data.train_manifest, "pairs": len(pairs),
+        summary = {"task": cfg.task, "train_manifest": display(cfg.data.train_manifest), "pairs": len(pairs),
                    "frames": int(sum(len(s) for s in pairs.src)), "tgt_tokens": int(sum(tgt_lengths))}
     else:
-        summary = {"task": cfg.task, "train_src": cfg.data.train_src, "train_tgt": cfg.data.train_tgt,
+        summary = {"task": cfg.task, "train_src": display(cfg.data.train_src), "train_tgt": display(cfg.data.train_tgt),
                    "pairs": len(pairs), "src_tokens": int(sum(len(s) for s in pairs.src)),
                    "tgt_tokens": int(sum(tgt_lengths))}
     if cfg.init.composed or cfg.model.arch != "lego":  # a composition's lengths are set by its bricks
