@@ -6,7 +6,8 @@ import pytest
 
 from legonn.errors import LegoError
 from legonn.interface import VocabId
-from legonn.vocab import BLANK, BOS, EOS, PAD, UNK, Vocabulary, atomic_write_bytes
+from legonn.io import atomic_write_bytes
+from legonn.vocab import BLANK, BOS, EOS, PAD, UNK, Vocabulary
 
 
 @pytest.fixture(scope="module")

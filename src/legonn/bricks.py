@@ -33,7 +33,8 @@ from legonn.length_stats import outside_range
 from legonn.model import LegoModel
 from legonn.data.features import SpeechFrontEnd
 from legonn.modules import MODULE_KINDS, Decoder, InterfaceEncoder
-from legonn.vocab import Vocabulary, atomic_write_bytes
+from legonn.io import atomic_write_bytes
+from legonn.vocab import Vocabulary
 
 BRICK_FORMAT = "legonn-brick-2"
 OLD_BRICK_FORMATS = ("legonn-brick-1",)  # read through legonn.compat

@@ -9,8 +9,6 @@ the previous format (legonn-checkpoint-1: a flat model section, best_bleu/best_w
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +21,7 @@ from torch import nn
 from legonn import compat
 from legonn.config import ExperimentConfig, config_from_json, config_to_dict
 from legonn.errors import LegoError
+from legonn.io import atomic_write
 from legonn.task import Task
 from legonn.vocab import Vocabulary
 
@@ -108,28 +107,7 @@ def write_checkpoint(path: str | Path, ckpt: Checkpoint) -> None:
         "has_optimizer": json.dumps(ckpt.optimizer is not None),
         "extra": json.dumps(ckpt.extra),
     }
-    _write_atomically(Path(path), tensors, metadata)
-
-
-def _write_atomically(path: Path, tensors: dict, metadata: dict) -> None:
-    """Write to a temp file beside `path`, flush it to disk, then rename over `path`.
-
-    Temp files left by an earlier run that was killed mid-save are removed first.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    for stale in path.parent.glob(f".{path.name}.*.tmp"):
-        stale.unlink(missing_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata=metadata)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata=metadata), durable=True)
 
 
 def load_checkpoint(path: str | Path) -> Checkpoint:

@@ -13,7 +13,7 @@ from legonn.data.text import read_parallel
 from legonn.inference import LoadedModel, Transcripts, load_model, transcribe, translate
 from legonn.score import WER_NORMALISATION, bleu_chrf, wer
 from legonn.search import SearchOptions
-from legonn.vocab import atomic_write_bytes
+from legonn.io import atomic_write_bytes
 
 
 def evaluate_checkpoint(checkpoint: Path, src: Path, ref: Path, opts: SearchOptions, hyp_out: Path | None = None,

@@ -69,7 +69,7 @@ def load_model(path: str | Path) -> LoadedModel:
         model.load_state_dict(ckpt.model)
     except (RuntimeError, ValueError) as exc:
         raise LegoError(f"{path}: weights do not fit the model in its config ({str(exc).splitlines()[0]})") from None
-    front_end = SpeechFrontEnd.from_dict(ckpt.extra["speech"], str(path)) if "speech" in ckpt.extra else None
+    front_end = SpeechFrontEnd.from_dict(ckpt.extra["speech"], str(path)) if ckpt.task.speech else None
     max_len = chain_capacity(model) if "composition" in ckpt.extra else longest_source(ckpt.config.model)
     return LoadedModel(model.eval(), ckpt.task, ckpt.src_vocab, ckpt.tgt_vocab, max_len, ckpt, front_end)
 

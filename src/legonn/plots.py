@@ -13,7 +13,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from legonn.errors import LegoError  # noqa: E402
 from legonn.interface import Marginals  # noqa: E402
-from legonn.vocab import Vocabulary, atomic_write_bytes  # noqa: E402
+from legonn.io import atomic_write_bytes  # noqa: E402
+from legonn.vocab import Vocabulary  # noqa: E402
 
 
 def _read_metrics(path: Path) -> list[dict]:

@@ -31,7 +31,7 @@ from legonn.inference import decode_sources
 from legonn.losses import lego_loss
 from legonn.schedule import Window, evenly_spaced, learning_rate, time_left
 from legonn.search import SearchOptions
-from legonn.vocab import atomic_write_bytes
+from legonn.io import atomic_write_bytes
 
 if TYPE_CHECKING:
     from legonn.assemble import Run

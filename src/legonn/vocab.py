@@ -8,13 +8,13 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import tempfile
 from pathlib import Path
 from typing import Iterable
 
 import sentencepiece as spm
 
 from legonn.errors import LegoError
+from legonn.io import atomic_write_bytes  # noqa: F401  (importers of legonn.vocab.atomic_write_bytes)
 from legonn.interface import VocabId
 
 BLANK, UNK, BOS, EOS = 0, 1, 2, 3
@@ -84,17 +84,3 @@ class Vocabulary:
 
     def pieces(self, ids: Iterable[int]) -> list[str]:
         return [self.sp.id_to_piece(i) for i in ids]
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temp file in the same directory, then rename: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -10,6 +10,7 @@ import click
 
 from legonn.cli.base import friendly_errors, load_for_cli, main, search_options, tidy_warnings
 from legonn.errors import LegoError
+from legonn.model import LegoModel
 
 
 @main.command()
@@ -68,12 +69,12 @@ def interface_stats(checkpoint, src, ref, limit, json_out):
     repeat shares of the best class, entropy and top-1 probability. Compare an encoder you compose with
     the one its decoder was trained with."""
     from legonn.interface_stats import interface_statistics_on
-    from legonn.vocab import atomic_write_bytes
+    from legonn.io import atomic_write_bytes
 
     loaded = load_for_cli(checkpoint)
     if loaded.task.speech:
         raise LegoError(f"{checkpoint}: this model reads speech; interface-stats reads text sources")
-    if not hasattr(loaded.model, "interfaces"):
+    if not isinstance(loaded.model, LegoModel):
         raise LegoError(f"{checkpoint}: a monolithic baseline has no interface to describe")
     stats = interface_statistics_on(loaded.model, loaded.src_vocab, loaded.tgt_vocab, src, ref, loaded.max_len, limit)
     report = {"model": str(checkpoint), "src": str(src), "ref": str(ref),
@@ -108,7 +109,7 @@ def transcribe(audio, checkpoint, manifest, opts, show_ctc, json_out):
     from legonn.evaluation import speech_scores
     from legonn.inference import transcribe as run
     from legonn.score import WER_NORMALISATION
-    from legonn.vocab import atomic_write_bytes
+    from legonn.io import atomic_write_bytes
 
     utterances = read_manifest(manifest) if manifest else []
     paths = list(audio) + [u.path for u in utterances]
@@ -149,7 +150,7 @@ def marginals(checkpoint, output, sentence):
     from legonn.plots import marginals_heatmap
 
     loaded = load_for_cli(checkpoint)
-    if not hasattr(loaded.model, "interfaces"):
+    if not isinstance(loaded.model, LegoModel):
         raise LegoError(f"{checkpoint}: a baseline model has no interface to draw")
     src, lengths = pad_sources(encode_sources([sentence], loaded.src_vocab, loaded.max_len, "<argument>"))
     with torch.no_grad():

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from legonn.data.sources import DATASETS, Dataset
 from legonn.errors import LegoError
-from legonn.vocab import atomic_write_bytes
+from legonn.io import atomic_write_bytes
 
 CHUNK = 1 << 16
 TIMEOUT_S = 60

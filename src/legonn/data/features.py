@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 
 from legonn.errors import LegoError
-from legonn.vocab import atomic_write_bytes
+from legonn.io import atomic_write_bytes
 
 LOG_FLOOR = torch.finfo(torch.float32).eps  # Kaldi floors energies at float epsilon before the log
 

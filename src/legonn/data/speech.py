@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -21,7 +20,8 @@ from torch import Tensor
 from legonn.data.features import LogMelFbank
 from legonn.datasets import not_found
 from legonn.errors import LegoError
-from legonn.vocab import atomic_write_bytes
+from legonn.io import atomic_write
+from legonn.io import atomic_write_bytes
 
 MANIFEST_COLUMNS = ("id", "path", "samples", "text", "voice")
 
@@ -126,9 +126,9 @@ class FeatureCache:
             except (ValueError, OSError):
                 pass  # a damaged cache entry is recomputed
         feats = self.fbank(load_audio(audio, self.fbank.cfg.sample_rate, self.max_seconds))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npy.tmp")
-        with os.fdopen(fd, "wb") as f:
-            np.save(f, feats.numpy(), allow_pickle=False)
-        os.replace(tmp, path)
+        def write(tmp: Path) -> None:
+            with open(tmp, "wb") as f:  # a file object: np.save would add .npy to a bare name
+                np.save(f, feats.numpy(), allow_pickle=False)
+
+        atomic_write(path, write)
         return feats

@@ -23,6 +23,7 @@ import soundfile as sf
 
 from legonn.data.speech import Utterance
 from legonn.errors import LegoError
+from legonn.io import atomic_write
 
 SAMPLE_RATE = 16000
 
@@ -127,9 +128,7 @@ def synthesize(text: str, voice: str, out: Path, var: Variation) -> int:
         proc = subprocess.run(cmd, capture_output=True, timeout=120)
         if proc.returncode != 0:
             raise LegoError(f"sox failed on {voice} output: {proc.stderr.decode(errors='replace').strip()[:200]}")
-        tmp_out = out.with_name(f".{out.name}.tmp")
-        shutil.move(str(flac), tmp_out)
-        os.replace(tmp_out, out)
+        atomic_write(out, lambda tmp: shutil.move(str(flac), tmp))
     return sf.info(str(out)).frames
 
 
