@@ -9,6 +9,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -136,6 +138,7 @@ def _build(cls, values: dict, where: str):
     if not isinstance(values, dict):
         raise LegoError(f"{where or 'config'}: expected a mapping, got {type(values).__name__}")
     fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints = typing.get_type_hints(cls)  # the fields' types as types, not the strings annotations hold
     kwargs = {}
     for key, value in values.items():
         name = f"{where}.{key}" if where else key
@@ -150,7 +153,7 @@ def _build(cls, values: dict, where: str):
         elif dataclasses.is_dataclass(factory):
             kwargs[key] = _build(factory, value, name)
         else:
-            kwargs[key] = _coerce(value, f.type, name)
+            kwargs[key] = _coerce(value, hints[key], name)
     return cls(**kwargs)
 
 
@@ -168,25 +171,29 @@ def _build_kind(kinds: dict, default_kind: str, values, where: str):
 _FLOAT_TEXT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 
 
-def _coerce(value: Any, type_name: str, where: str):
-    if str(type_name) == "float | str":  # a number, or the word 'auto' (model.encoder.olc.ratio)
-        if value == "auto":
-            return value
-        return _coerce(value, "float", where)
-    if str(type_name) == "tuple[str, ...]":
+def _coerce(value: Any, expected, where: str):
+    """`value` as a field of type `expected` (a real type: int, float, str, bool, tuple[str, ...], or a union
+    such as float | str, whose first member that takes the value wins); anything else is kept as is."""
+    if isinstance(expected, types.UnionType):
+        for member in typing.get_args(expected):
+            try:
+                return _coerce(value, member, where)
+            except LegoError:
+                pass
+        raise LegoError(f"config key '{where}': expected {expected}, got {value!r}")
+    if typing.get_origin(expected) is tuple:  # tuple[str, ...]: a list of names, or one comma-separated string
         items = [value] if isinstance(value, str) else value
         if not isinstance(items, (list, tuple)) or not all(isinstance(i, str) for i in items):
             raise LegoError(f"config key '{where}': expected a list of names, got {value!r}")
         return tuple(i for item in items for i in item.split(",") if i)
-    expected = {"int": int, "float": float, "str": str, "bool": bool}.get(str(type_name))
-    if expected is None:
+    if expected not in (int, float, str, bool):
         return value
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if expected is float and isinstance(value, str) and _FLOAT_TEXT.fullmatch(value.strip()):
         return float(value)
     if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
-        raise LegoError(f"config key '{where}': expected {type_name}, got {value!r}")
+        raise LegoError(f"config key '{where}': expected {expected.__name__}, got {value!r}")
     return value
 
 
