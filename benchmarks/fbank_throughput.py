@@ -12,9 +12,7 @@ beside it. Writes results/bench/fbank_throughput.json.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-import time
 from pathlib import Path
 
 import kaldi_native_fbank as knf
@@ -22,13 +20,10 @@ import numpy as np
 import soundfile as sf
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "recipes"))
-from common import git_commit, hardware  # noqa: E402
-
-from legonn.data.features import LogMelFbank  # noqa: E402
-from legonn.datasets import data_root, not_found  # noqa: E402
-from legonn.vocab import atomic_write_bytes  # noqa: E402
+from legonn.data.features import LogMelFbank
+from legonn.datasets import data_root, not_found
+from legonn.experiments.provenance import ROOT, best_wall_seconds, git_commit, hardware
+from legonn.experiments.records import FbankThroughputRecord
 
 CLIPS = data_root() / "commonvoice_en_sample100" / "flac"
 
@@ -44,12 +39,8 @@ def kaldi_native(wave: np.ndarray) -> np.ndarray:
 
 
 def best_time(fn, waves, repeats: int) -> tuple[float, list]:
-    best, out = float("inf"), []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        out = [fn(w) for w in waves]
-        best = min(best, time.perf_counter() - start)
-    return best, out
+    """The best of `repeats` passes of fn over every wave, and the last pass's outputs."""
+    return best_wall_seconds(lambda: [fn(w) for w in waves], repeats)
 
 
 def main() -> None:
@@ -70,12 +61,13 @@ def main() -> None:
     lists = [w.tolist() for w in waves]  # kaldi-native-fbank takes a Python list; converting is not timed
     knf_s, knf_out = best_time(kaldi_native, lists, args.repeats)
     diff = max(float(np.abs(a.numpy() - b).max()) for a, b in zip(ours_out, knf_out))
-    record = {"clips": len(paths), "audio_seconds": round(audio, 1), "threads": args.threads,
-              "legonn_audio_s_per_s": round(audio / ours_s, 1), "kaldi_native_fbank_audio_s_per_s": round(audio / knf_s, 1),
-              "speed_vs_kaldi_native_fbank": round(knf_s / ours_s, 2), "max_abs_difference": round(diff, 6),
-              "hardware": hardware(), "commit": git_commit()}
-    atomic_write_bytes(args.output, (json.dumps(record, indent=2) + "\n").encode())
-    print(json.dumps(record, indent=2))
+    record = FbankThroughputRecord(
+        clips=len(paths), audio_seconds=round(audio, 1), threads=args.threads,
+        legonn_audio_s_per_s=round(audio / ours_s, 1), kaldi_native_fbank_audio_s_per_s=round(audio / knf_s, 1),
+        speed_vs_kaldi_native_fbank=round(knf_s / ours_s, 2), max_abs_difference=round(diff, 6),
+        hardware=hardware(), commit=git_commit())
+    record.write(args.output)
+    print(record.to_json(), end="")
 
 
 if __name__ == "__main__":

@@ -12,26 +12,21 @@ jemalloc when installed, as the `legonn` command does (LEGONN_JEMALLOC=0 for the
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "recipes"))
-from common import git_commit, hardware  # noqa: E402
-
-from legonn.allocator import reexec_with_jemalloc  # noqa: E402
-from legonn.config import load_config  # noqa: E402
-from legonn.data.batching import collate, make_batches  # noqa: E402
-from legonn.precision import CHOICES as PRECISIONS, has_native_bf16, resolve_precision  # noqa: E402
+from legonn.allocator import reexec_with_jemalloc
 from legonn.assemble import build_run
-from legonn.train import Trainer, count_parameters  # noqa: E402
-from legonn.vocab import atomic_write_bytes  # noqa: E402
+from legonn.config import load_config
+from legonn.data.batching import collate, make_batches
+from legonn.experiments.provenance import ROOT, git_commit, hardware
+from legonn.experiments.records import TrainThroughputRecord
+from legonn.precision import CHOICES as PRECISIONS, has_native_bf16, resolve_precision
+from legonn.train import Trainer, count_parameters
 
 CONFIGS = {
     "baseline": ROOT / "recipes/multi30k/baseline.yaml",
@@ -85,11 +80,9 @@ def main() -> None:
         print(f"baseline throughput {base:,.0f} tokens/s (target ≥ 3,500): {'met' if base >= 3500 else 'MISSED'}")
     allocator = "jemalloc" if os.environ.get("LEGONN_JEMALLOC") == "active" else "system malloc"
     print(f"allocator: {allocator}")
-    record = {"benchmark": "train_throughput", "precision": precision, "native_bf16": has_native_bf16(),
-              "threads": args.threads,
-              "allocator": allocator,
-              "hardware": hardware(), "commit": git_commit(), "systems": figures}
-    atomic_write_bytes(args.output, (json.dumps(record, indent=2) + "\n").encode())
+    TrainThroughputRecord(benchmark="train_throughput", precision=precision, native_bf16=has_native_bf16(),
+                          threads=args.threads, allocator=allocator, hardware=hardware(), commit=git_commit(),
+                          systems=figures).write(args.output)
 
 
 if __name__ == "__main__":

@@ -13,24 +13,20 @@ one warm-up clip. Writes results/bench/transcribe_rtf.json (-o to choose).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "recipes"))
-from common import git_commit, hardware, repo_path  # noqa: E402
-
-from legonn.allocator import reexec_with_jemalloc  # noqa: E402
-from legonn.bricks import compose  # noqa: E402
-from legonn.data.speech import read_manifest  # noqa: E402
-from legonn.errors import LegoError  # noqa: E402
-from legonn.inference import load_model, transcribe  # noqa: E402
-from legonn.search import SearchOptions  # noqa: E402
-from legonn.vocab import atomic_write_bytes  # noqa: E402
+from legonn.allocator import reexec_with_jemalloc
+from legonn.bricks import compose
+from legonn.data.speech import read_manifest
+from legonn.errors import LegoError
+from legonn.experiments.provenance import ROOT, git_commit, hardware, repo_path
+from legonn.experiments.records import TranscribeRtfRecord
+from legonn.inference import load_model, transcribe
+from legonn.search import SearchOptions
 
 SHIPPED = [ROOT / "models" / "asr-en-wemb" / "asr-en.encoder.json", ROOT / "models" / "de-en-wemb" / "de-en.decoder.json"]
 
@@ -58,12 +54,13 @@ def main() -> None:
         transcribe(loaded, paths[:1], opts)  # warm-up: first-call allocations are not the steady state
         runs = [transcribe(loaded, paths, opts) for _ in range(args.repeats)]
     best = min(runs, key=lambda r: r.compute_seconds)
-    record = {"model": repo_path(args.model) if args.model else " + ".join(p.stem for p in SHIPPED),
-              "clips": len(paths), "manifest": repo_path(args.manifest), "audio_seconds": round(best.audio_seconds, 1),
-              "compute_seconds": round(best.compute_seconds, 2), "real_time_factor": round(best.real_time_factor, 4),
-              "threads": args.threads, "beam": args.beam, "hardware": hardware(), "commit": git_commit()}
-    atomic_write_bytes(args.output, (json.dumps(record, indent=2) + "\n").encode())
-    print(json.dumps(record, indent=2))
+    record = TranscribeRtfRecord(
+        model=repo_path(args.model) if args.model else " + ".join(p.stem for p in SHIPPED), clips=len(paths),
+        manifest=repo_path(args.manifest), audio_seconds=round(best.audio_seconds, 1),
+        compute_seconds=round(best.compute_seconds, 2), real_time_factor=round(best.real_time_factor, 4),
+        threads=args.threads, beam=args.beam, hardware=hardware(), commit=git_commit())
+    record.write(args.output)
+    print(record.to_json(), end="")
 
 
 if __name__ == "__main__":

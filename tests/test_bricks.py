@@ -238,24 +238,23 @@ def test_eval_reads_a_composed_folder(trained, composed, tmp_path):
 
 
 def test_recipe_scoring_of_a_composed_folder_names_its_bricks(trained, composed, tmp_path):
-    """recipes/common.py: a zero-shot system's results JSON scores the folder and names each brick's origin."""
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "recipes"))
-    from common import ROOT, repo_path, score_composed
-
+    """legonn.experiments: a zero-shot system's results JSON scores the folder and names each brick's origin."""
+    from legonn.experiments.provenance import ROOT, repo_path
+    from legonn.experiments.records import ResultRecord
+    from legonn.experiments.systems import score_composed
     from legonn.search import SearchOptions
 
     tests = {"first": (trained["src"], trained["ref"]), "second": (trained["src"], trained["ref"])}
     records = score_composed(composed, "xx-en", tests, tmp_path, "zero-shot-wemb", SearchOptions(beam_size=2))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["zero-shot-wemb.json", "zero-shot-wemb.second.json"]
     saved = card_of(tmp_path / "zero-shot-wemb.json")
-    assert saved == records[0] and saved["task"] == "xx-en" and saved["test_set"] == "first"
+    assert saved == records[0].to_dict() and saved["task"] == "xx-en" and saved["test_set"] == "first"
+    assert ResultRecord.from_json(tmp_path / "zero-shot-wemb.json") == records[0]
     assert [b["card"] for b in saved["bricks"]] == ["de-en.encoder.json", "de-en.decoder.json"]
     assert all(b["task"] == "de-en" and b["seed"] == 1 for b in saved["bricks"])
     model, _ = load_composed(composed)
     assert saved["params"] == sum(p.numel() for p in model.parameters()) and saved["train_steps"] == 0
-    assert records[1]["bleu"] == saved["bleu"] and records[1]["test_set"] == "second"
+    assert records[1].bleu == saved["bleu"] and records[1].test_set == "second"
     # results name folders inside the repository relative to it (no machine's paths in committed files)
     assert saved["checkpoint"] == str(Path(composed).resolve())
     assert repo_path(ROOT / "runs" / "fr-en" / "zero-shot-wemb") == "runs/fr-en/zero-shot-wemb"
@@ -263,173 +262,11 @@ def test_recipe_scoring_of_a_composed_folder_names_its_bricks(trained, composed,
 
 def test_recipe_records_train_settings_as_the_run_used_them(tmp_path):
     """A --set train.threads=1 override lives in the run's config.json, not the recipe: that is what's reported."""
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "recipes"))
-    from common import run_setting
+    from legonn.experiments.systems import run_setting
 
     (tmp_path / "config.json").write_text(json.dumps({"train": {"threads": 1, "precision": "bf16"}}))
     assert run_setting(tmp_path, "threads", 2) == 1 and run_setting(tmp_path, "precision", "auto") == "bf16"
     assert run_setting(tmp_path / "missing", "threads", 2) == 2  # no run folder: the recipe's value
-
-
-def test_results_table_names_what_each_system_was_trained_on():
-    """A fine-tuned composition shows the bricks it started from and the task it was then trained on."""
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "recipes"))
-    from results_table import _origin
-
-    bricks = [{"card": "fr-en.encoder.json", "task": "fr-en", "seed": 1},
-              {"card": "de-en.decoder.json", "task": "de-en", "seed": 1}]
-    assert _origin({"task": "fr-en", "seed": 1}, seeds=True) == "fr-en (seed 1)"
-    assert _origin({"task": "fr-en", "seed": None, "bricks": bricks, "train_steps": 0}, seeds=False) == "fr-en + de-en"
-    fine_tuned = {"task": "fr-en", "seed": 1, "bricks": bricks, "train_steps": 2000}
-    assert _origin(fine_tuned, seeds=True) == "fr-en (seed 1) + de-en (seed 1), then fr-en (seed 1)"
-
-
-def test_results_table_checks_each_target_against_the_baseline():
-    """Met, missed (by how much) and not measured, each computed from the results on one test set."""
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "recipes"))
-    from results_table import target_table
-
-    records = [{"system": "baseline", "test_set": "t", "bleu": 40.0},
-               {"system": "lego-wemb", "test_set": "t", "bleu": 39.5},
-               {"system": "lego-beamconv", "test_set": "t", "bleu": 37.0, "training_finished": False},
-               {"system": "lego-wemb", "test_set": "other", "bleu": 10.0}]
-    targets = [("lego-wemb", "within 1.0", -1.0), ("lego-beamconv", "within 1.5", -1.5), ("zero-shot", "≥", 0.0)]
-    rows = target_table(records, "t", targets, "#2", baseline_at_least=41.0)[2:]
-    assert rows == ["| baseline ≥ 41.0 BLEU | 40.00 | missed by 1.00 |",
-                    "| lego-wemb within 1.0 | 39.50 (-0.50) | met |",
-                    "| lego-beamconv (training in progress) within 1.5 | 37.00 (-3.00) | missed by 1.50 |",
-                    "| zero-shot ≥ | not measured | – |"]
-    assert target_table(records, "other", targets, "#2") == []  # no baseline on that set: nothing to check
-
-
-def test_results_table_says_which_ingestor_wins_where():
-    """Each kind of system with both ingestors on the set is compared, with the decoder's gain over its readout."""
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "recipes"))
-    from results_table import ingestor_comparison
-
-    records = [{"system": "lego-wemb", "test_set": "t", "bleu": 50.0, "ctc_readout_bleu": [46.0]},
-               {"system": "lego-beamconv", "test_set": "t", "bleu": 47.5, "ctc_readout_bleu": [44.0],
-                "training_finished": False, "train_steps": 2070},
-               {"system": "zero-shot-wemb", "test_set": "t", "bleu": 45.0, "ctc_readout_bleu": [46.0]},
-               {"system": "zero-shot-beamconv", "test_set": "t", "bleu": 46.0, "ctc_readout_bleu": [44.0]},
-               {"system": "fine-tuned-wemb", "test_set": "t", "bleu": 51.0}]
-    assert ingestor_comparison(records, "t") == (
-        "WEmb against BeamConv on t (BLEU; a zero-shot system reads the encoder of the own-decoder system) — "
-        "own decoder: WEmb 50.0, +4.0 over its readout; BeamConv 47.5 (training in progress) after 2,070 updates, "
-        "+3.5 over its readout; WEmb wins by 2.5 · zero-shot: WEmb 45.0, -1.0 over its readout; BeamConv 46.0, "
-        "+2.0 over its readout; BeamConv wins by 1.0.")
-    assert ingestor_comparison(records, "other") == ""
-
-
-def test_results_table_splits_the_zero_shot_gap_into_modularity_and_the_reused_decoder():
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "recipes"))
-    from results_table import gap_decomposition
-
-    records = [{"system": "baseline", "test_set": "t", "bleu": 52.0},
-               {"system": "lego-wemb", "test_set": "t", "bleu": 50.0},
-               {"system": "zero-shot-wemb", "test_set": "t", "bleu": 45.5},
-               {"system": "zero-shot-beamconv", "test_set": "t", "bleu": 46.0}]  # no lego-beamconv: not split
-    text = gap_decomposition(records, "t")
-    assert ("zero-shot-wemb -6.5 = -2.0 for modularity (lego-wemb against the baseline) -4.5 for the reused "
-            "decoder (zero-shot-wemb against lego-wemb).") in text
-    assert "beamconv" not in text
-    assert gap_decomposition(records[1:], "t") == "" and gap_decomposition(records, "other") == ""
-
-
-def test_results_table_says_how_far_an_unfinished_run_got_and_under_what_budget():
-    """A system scored before its config's end is named with its epochs, precision and any time budget."""
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "recipes"))
-    from results_table import _status, _unfinished
-
-    records = [{"system": "baseline", "training_finished": True, "train_epochs_completed": 40},
-               {"system": "lego-wemb", "training_finished": False, "train_epochs_completed": 33,
-                "precision": "bf16", "schedule": {"time_budget_minutes": 52.0}, "train_minutes": 139.5},
-               {"system": "lego-beamconv", "training_finished": False, "train_epochs_completed": 35,
-                "precision": "fp32"}]  # written before results recorded the budget
-    assert _unfinished(records) == (
-        " lego-beamconv was scored after 35 epochs, before its config's end (fp32 training)."
-        " lego-wemb was scored after 33 epochs, before its config's end (bf16 training; its last start ran "
-        "under a 52-minute time budget).")
-    assert [_status(r) for r in records] == ["", " (stopped by a time budget after 140 min of training)",
-                                             " (training in progress)"]
-
-
-def test_results_table_describes_each_learning_rate_schedule_once():
-    """Runs sharing a schedule give one sentence; results written before lr_schedule was recorded used
-    inverse square-root decay, and results without a schedule are left out."""
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "recipes"))
-    from results_table import _schedule
-
-    linear = {"lr_schedule": "linear", "max_epochs": 28, "warmup_steps": 1000, "lr": 0.001, "patience": 0}
-    older = {"max_epochs": 40, "warmup_steps": 1000, "lr": 0.001, "patience": 8}
-    records = [{"schedule": linear}, {"schedule": dict(linear)}, {"schedule": older}, {}]
-    assert _schedule(records) == (
-        " Schedule (`train.lr_schedule: inverse_sqrt`): 40 epochs; the learning rate warms up over 1,000 updates "
-        "to 0.001, then decays as 1/√step without end (the run stops at its epoch limit or patience); patience "
-        "8 epochs. Schedule (`train.lr_schedule: linear`): 28 epochs; the learning rate warms up over 1,000 "
-        "updates to 0.001, then falls in a straight line to 0 at the last update, so a run that ends its "
-        "schedule has converged to it; no early stopping.")
-
-
-def test_ablation_rows_name_the_changed_settings_and_measure_against_their_start():
-    """An ablation row reads what it changes from its own config file and gives its BLEU and CTC readout
-    relative to the system that config includes, and its BLEU relative to the baseline."""
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "recipes"))
-    from results_table import ablation_reading, ablation_table, config_changes
-
-    config = "recipes/multi30k/lego-wemb-deep.yaml"
-    assert config_changes(config) == ("lego-wemb", ["`model.encoder.layers: 4`"])
-    common = {"test_set": "test_2016_flickr", "params": 1, "train_minutes": 1.0, "commit": "c"}
-    records = [{**common, "system": "baseline", "bleu": 40.0},
-               {**common, "system": "lego-wemb", "bleu": 38.0, "ctc_readout_bleu": [34.0]}]
-    ablation = {**common, "system": "lego-wemb-deep", "bleu": 39.5, "ctc_readout_bleu": [35.25], "config": config}
-    row = ablation_table([ablation, {**ablation, "test_set": "val"}], records)[2:]
-    assert len(row) == 1
-    cells = [c.strip() for c in row[0].split("|")[1:-1]]
-    assert cells[:7] == ["lego-wemb-deep", "lego-wemb", "`model.encoder.layers: 4`", "**39.50**", "+1.50", "-0.50",
-                         "35.25 (+1.25)"]
-    records.append({**common, "system": "lego-wemb", "test_set": "val", "bleu": 37.0})
-    ablation["params"] = 3
-    reading = ablation_reading([ablation, {**ablation, "test_set": "val", "bleu": 37.5}], records)
-    assert reading == ["lego-wemb-deep gains +1.50 BLEU over lego-wemb on test_2016_flickr, 75 % of the 2.00-BLEU gap "
-                       "from lego-wemb to the baseline, with 2 more parameters (+200 %; +2 against the baseline, so "
-                       "no longer a matched-size comparison); on the other sets: val +0.50. One seed per system."]
-
-
-def test_asr_targets_are_wer_reductions_relative_to_the_baseline():
-    """Issue #4's targets are met when the WER is at most the baseline's (zero-shot) or 12.5 % / 19.5 % below it."""
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "recipes"))
-    from results_table import asr_target_table
-
-    records = [{"system": "baseline", "test_set": "t", "wer": 40.0},
-               {"system": "zero-shot-wemb", "test_set": "t", "wer": 40.0},
-               {"system": "fine-tuned-wemb", "test_set": "t", "wer": 36.0},
-               {"system": "three-module-fine-tuned", "test_set": "t", "wer": 30.0, "training_finished": False}]
-    rows = asr_target_table(records, "t")[2:]
-    assert rows[0] == "| zero-shot-wemb WER ≤ the baseline's | 40.00 (+0.0 %) | met |"
-    assert rows[1] == "| zero-shot-beamconv WER ≤ the baseline's | not measured | – |"
-    assert rows[2] == "| fine-tuned-wemb ≥ 12.5 % relative WER reduction | 36.00 (-10.0 %) | missed by 1.00 WER points |"
-    assert rows[4] == ("| three-module-fine-tuned (training in progress) ≥ 19.5 % relative WER reduction | "
-                       "30.00 (-25.0 %) | met |")
-    assert asr_target_table(records, "other") == []
 
 
 def test_compose_keeps_a_renamed_card(trained, tmp_path):

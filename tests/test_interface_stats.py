@@ -61,35 +61,3 @@ def test_a_lone_encoder_is_described_by_what_it_emits():
     (stats,) = interface_statistics(Encoder(), [np.array([1]), np.array([2, 3])], [1, 4])
     assert stats.sentences == 2 and stats.positions_per_target_token == pytest.approx((2 / 1 + 2 / 4) / 2)
     assert stats.entropy_nats == pytest.approx(math.log(3), rel=1e-5)
-
-
-def test_results_table_lists_each_encoder_with_its_reused_decoder_cost():
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "recipes"))
-    import results_table
-
-    costs = {"fr-en": "cost of fr-en"}
-    row = {"src": "v.fr", "sentences": 1014, "positions_per_target_token": 1.6168, "positions_per_target_token_p5": 1.19,
-           "positions_per_target_token_p95": 2.18, "blank_share": 0.1293, "repeat_share": 0.2985, "entropy_nats": 0.8387,
-           "top1_probability": 0.7623}
-    lines = results_table.interface_stats_table({"rows": [{**row, "encoder": "fr-en encoder"},
-                                                          {**row, "encoder": "de-en lego-wemb, seed 1"}]}, costs)
-    assert lines[2] == "| fr-en encoder (`v.fr`) | 1,014 | 1.62 (1.19–2.18) | 12.9 | 29.8 | 0.84 | 0.76 | cost of fr-en |"
-    assert lines[3].endswith("| – |")  # the decoder's own kind of encoder has no reuse cost
-
-
-def test_the_reading_sets_each_blank_share_against_the_de_en_encoders():
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "recipes"))
-    import results_table
-
-    costs = {"fr-en": "cost of fr-en"}
-    rows = [{"encoder": "de-en a", "blank_share": 0.28}, {"encoder": "de-en b", "blank_share": 0.30},
-            {"encoder": "fr-en encoder", "blank_share": 0.13}]
-    text = results_table.interface_stats_reading({"rows": rows}, costs)
-    assert text.startswith("Blank share against the De→En encoders' 29.0 %: fr-en -16.0 points (reused decoder: cost of fr-en).")
-    assert results_table.interface_stats_reading({"rows": rows[:2]}, costs) == ""

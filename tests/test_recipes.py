@@ -1,8 +1,7 @@
 """Every recipe config loads, and names data in the data root (or made from it) and vocabularies that ship
-with the repository; the recipes' shared helpers (recipes/common.py) describe the machine a result came from."""
+with the repository; the recipes' shared helpers (legonn.experiments) describe the machine a result came from."""
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -38,27 +37,24 @@ def test_recipe_config_loads_and_its_files_exist(config, monkeypatch):
                                         ({"avx2", "avx512f"}, "(AVX-512)"), ({"avx2"}, "(AVX2)")])
 def test_hardware_names_the_widest_vector_extension(flags, isa, monkeypatch):
     """Results from one CPU model with and without bf16 in hardware differ 2-5× in speed: say which."""
-    sys.path.insert(0, str(ROOT / "recipes"))
-    import common
+    from legonn.experiments import provenance
 
-    monkeypatch.setattr(common, "cpu_flags", lambda: flags)
-    described = common.hardware()
+    monkeypatch.setattr(provenance, "cpu_flags", lambda: flags)
+    described = provenance.hardware()
     assert isa in described and "cores, torch" in described
-    monkeypatch.setattr(common, "cpu_flags", lambda: set())
-    assert "AVX" not in common.hardware() and "AMX" not in common.hardware()  # no flags known (e.g. macOS)
+    monkeypatch.setattr(provenance, "cpu_flags", lambda: set())
+    assert "AVX" not in provenance.hardware() and "AMX" not in provenance.hardware()  # no flags known (e.g. macOS)
 
 
 def test_a_fine_tuned_run_names_the_bricks_it_started_from(tmp_path):
     """A fine-tuned pair names init.encoder and init.decoder; a fine-tuned chain, every module of the
     composed folder it started from, in chain order (the results table's 'modules trained on')."""
-    sys.path.insert(0, str(ROOT / "recipes"))
-    import common
-
     from legonn.config import InitConfig
+    from legonn.experiments.systems import start_cards
 
-    assert common.start_cards(InitConfig()) == []
+    assert start_cards(InitConfig()) == []
     pair = InitConfig(encoder="models/x/a.encoder.json", decoder="models/y/b.decoder.json")
-    assert common.start_cards(pair) == [Path("models/x/a.encoder.json"), Path("models/y/b.decoder.json")]
+    assert start_cards(pair) == [Path("models/x/a.encoder.json"), Path("models/y/b.decoder.json")]
     modules = ["asr-phonemes.encoder.json", "phonemes-en.encoder.json", "de-en.decoder.json"]
     (tmp_path / "composition.json").write_text(json.dumps({"format": "legonn-composition-1", "modules": modules}))
-    assert common.start_cards(InitConfig(composed=str(tmp_path))) == [tmp_path / m for m in modules]
+    assert start_cards(InitConfig(composed=str(tmp_path))) == [tmp_path / m for m in modules]

@@ -164,23 +164,18 @@ def test_speech_encoder_trains_against_a_frozen_decoder_brick(tiny_speech_config
 
 
 def test_recipe_scores_a_speech_run_into_a_wer_results_record(tiny_speech_config, tiny_speech, tmp_path):
-    """recipes/common.score_system on a speech config: WER (not BLEU) on a manifest, the CTC-readout WER of
+    """legonn.experiments.systems.score_system on a speech config: WER (not BLEU) on a manifest, the CTC-readout WER of
     the interface, the real-time factor and the size of the training corpus, in the results format."""
-    import sys
-    from pathlib import Path
-
     from legonn.evaluation import evaluate_speech
+    from legonn.experiments.systems import score_system
     from legonn.search import SearchOptions
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "recipes"))
-    from common import score_system
 
     train(tiny_speech_config, "train.max_steps=2")
     opts = SearchOptions(beam_size=1, max_len_b=5)
     tests = {"synthetic-test": (tiny_speech["valid"], None), "also": (tiny_speech["valid"], None)}
     records = score_system(tiny_speech_config, tests, tmp_path / "results", "lego-wemb", opts)
     written = json.loads((tmp_path / "results" / "lego-wemb.json").read_text())
-    assert written == records[0] and (tmp_path / "results" / "lego-wemb.also.json").is_file()
+    assert written == records[0].to_dict() and (tmp_path / "results" / "lego-wemb.also.json").is_file()
     assert written["task"] == "asr-en" and written["test_set"] == "synthetic-test" and "bleu" not in written
     assert written["utterances"] == 4 and written["train_utterances"] == 16 and written["real_time_factor"] > 0
     direct = evaluate_speech(tmp_path / "run" / "checkpoint_best.safetensors", tiny_speech["valid"], opts, False)
@@ -196,7 +191,7 @@ def test_recipe_scores_a_speech_run_into_a_wer_results_record(tiny_speech_config
     train(tiny_speech_config, "train.max_steps=2", *cut_run)
     cut = score_system(tiny_speech_config, {"synthetic-test": tests["synthetic-test"]}, tmp_path / "cut", "lego-wemb",
                        opts, cut_run)[0]
-    assert cut["train_utterances"] == 5 and cut["train_limit"] == 5 and "train_limit" not in written
+    assert cut.train_utterances == 5 and cut.train_limit == 5 and "train_limit" not in written
 
 
 def test_three_module_chain_from_three_trainings_composes_transcribes_and_fine_tunes(

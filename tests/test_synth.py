@@ -3,8 +3,6 @@ never appear in training sets; `legonn data synth` resumes and writes a manifest
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import soundfile as sf
 from clitools import legonn, one_line_error

@@ -217,13 +217,11 @@ def test_sigterm_stops_cleanly_and_resumes_exactly(tiny_corpus, tiny_vocabs, tmp
 
 
 def test_recipe_training_stops_on_sigterm_without_scoring(tiny_corpus, tiny_vocabs, tmp_path):
-    """The recipes (recipes/common.train_system) stop on SIGTERM as `legonn train` does: checkpoint_last
+    """The recipes (legonn.experiments.systems.train_system) stop on SIGTERM as `legonn train` does: checkpoint_last
     saved, exit status 128 + SIGTERM, and the recipe does not go on to score a half-trained model."""
     long_run = {**TRAIN, "max_steps": 0, "max_epochs": 1000, "save_every": 1000}
     config = tiny_yaml(tiny_corpus, tiny_vocabs, tmp_path / "run", tmp_path / "tiny.yaml", train=long_run)
-    recipes = Path(__file__).resolve().parents[1] / "recipes"
-    script = (f"import sys; sys.path.insert(0, {str(recipes)!r}); from common import train_system; "
-              f"train_system({str(config)!r}); print('went on to score')")
+    script = (f"from legonn.experiments.systems import train_system; train_system({str(config)!r}); print('went on to score')")
     proc = subprocess.Popen([sys.executable, "-c", script], env={**os.environ, "OMP_NUM_THREADS": "1"},
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:

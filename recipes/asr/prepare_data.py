@@ -27,15 +27,16 @@ import sys
 from pathlib import Path
 
 
+from legonn.data.commonvoice import read_sample
+from legonn.data.phonemes import phonemize_many
+from legonn.data.speech import Utterance, read_manifest, write_manifest
+from legonn.data.text import read_lines
+from legonn.datasets import data_root
+from legonn.errors import LegoError
+from legonn.io import atomic_write_bytes
+from legonn.vocab import Vocabulary
+
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "src"))
-from legonn.data.commonvoice import read_sample  # noqa: E402
-from legonn.data.phonemes import phonemize_many  # noqa: E402
-from legonn.data.speech import Utterance, read_manifest, write_manifest  # noqa: E402
-from legonn.data.text import read_lines  # noqa: E402
-from legonn.datasets import data_root  # noqa: E402
-from legonn.errors import LegoError  # noqa: E402
-from legonn.vocab import Vocabulary, atomic_write_bytes  # noqa: E402
 
 MULTI30K = data_root() / "multi30k"
 OUT = ROOT / "data" / "speech"

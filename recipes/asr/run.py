@@ -45,13 +45,12 @@ import os
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from common import (ROOT, compose_and_score, decoder_brick, encoder_brick, export, score_system,  # noqa: E402
-                    train_system)
-
-from legonn.allocator import reexec_with_jemalloc  # noqa: E402
-from legonn.errors import LegoError  # noqa: E402
-from legonn.search import SearchOptions  # noqa: E402
+from legonn.allocator import reexec_with_jemalloc
+from legonn.errors import LegoError
+from legonn.experiments.exports import decoder_brick, encoder_brick, export
+from legonn.experiments.provenance import ROOT
+from legonn.experiments.systems import compose_and_score, score_system, train_system
+from legonn.search import SearchOptions
 
 HERE = Path(__file__).resolve().parent
 SPEECH = ROOT / "data" / "speech"

@@ -8,28 +8,26 @@ test_2016_flickr sentences showing the source, the encoder's CTC readout (what t
 from __future__ import annotations
 
 import os
-import sys
 import time
 from pathlib import Path
 
 import torch
 
+from run import show_translations  # recipes/demo/run.py: beside this script, so first on Python's path
+
+from legonn.allocator import reexec_with_jemalloc
+from legonn.checkpoint import load_checkpoint
+from legonn.config import load_config
+from legonn.data.text import read_lines, read_parallel
+from legonn.datasets import data_root, display
+from legonn.experiments.systems import train_system
+from legonn.inference import translate
+from legonn.model import build_model
+from legonn.score import bleu_chrf
+from legonn.search import SearchOptions
+from legonn.vocab import Vocabulary
+
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "recipes"))
-from common import train_system  # noqa: E402
-from run import show_translations  # noqa: E402  (recipes/demo/run.py, beside this file)
-
-from legonn.allocator import reexec_with_jemalloc  # noqa: E402
-from legonn.checkpoint import load_checkpoint  # noqa: E402
-from legonn.config import load_config  # noqa: E402
-from legonn.data.text import read_lines, read_parallel  # noqa: E402
-from legonn.datasets import data_root, display  # noqa: E402
-from legonn.inference import translate  # noqa: E402
-from legonn.model import build_model  # noqa: E402
-from legonn.score import bleu_chrf  # noqa: E402
-from legonn.search import SearchOptions  # noqa: E402
-from legonn.vocab import Vocabulary  # noqa: E402
-
 CONFIG = ROOT / "recipes/demo/demo.yaml"
 TEST = data_root() / "multi30k" / "test_2016_flickr"
 SUBSET = 300

@@ -13,15 +13,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from common import ROOT, score_system, train_system  # noqa: E402
-
-from legonn.allocator import reexec_with_jemalloc  # noqa: E402
-from legonn.datasets import data_root  # noqa: E402
-from legonn.search import SearchOptions  # noqa: E402
+from legonn.allocator import reexec_with_jemalloc
+from legonn.datasets import data_root
+from legonn.experiments.provenance import ROOT
+from legonn.experiments.systems import score_system, train_system
+from legonn.search import SearchOptions
 
 HERE = Path(__file__).resolve().parent
 DATA = data_root() / "multi30k"

@@ -19,23 +19,20 @@ Writes results/multi30k-swap/<pair>.json; then `python recipes/results_table.py`
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from common import ROOT, git_commit, hardware, train_system  # noqa: E402
-
-from legonn.allocator import reexec_with_jemalloc  # noqa: E402
-from legonn.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
-from legonn.config import load_config  # noqa: E402
-from legonn.datasets import data_root  # noqa: E402
-from legonn.evaluation import evaluate_checkpoint  # noqa: E402
-from legonn.inference import load_model  # noqa: E402
-from legonn.search import SearchOptions  # noqa: E402
-from legonn.vocab import atomic_write_bytes  # noqa: E402
+from legonn.allocator import reexec_with_jemalloc
+from legonn.checkpoint import load_checkpoint, save_checkpoint
+from legonn.config import load_config
+from legonn.datasets import data_root
+from legonn.evaluation import evaluate_checkpoint
+from legonn.experiments.provenance import ROOT, git_commit, hardware
+from legonn.experiments.records import SwapRecord
+from legonn.experiments.systems import train_system
+from legonn.inference import load_model
+from legonn.search import SearchOptions
 
 HERE = Path(__file__).resolve().parent
 TEST = (data_root() / "multi30k/test_2016_flickr.de.gz", data_root() / "multi30k/test_2016_flickr.en.gz")
@@ -74,7 +71,7 @@ def train_minutes(best: Path) -> float:
     return round(load_checkpoint(best.with_name("checkpoint_last.safetensors")).state.train_seconds / 60, 1)
 
 
-def swap_pair(name: str, configs: tuple[Path, Path], opts: SearchOptions, overrides: list[list[str]]) -> dict:
+def swap_pair(name: str, configs: tuple[Path, Path], opts: SearchOptions, overrides: list[list[str]]) -> SwapRecord:
     loaded_configs = [load_config(c, o) for c, o in zip(configs, overrides)]
     ckpts = [Path(c.out_dir) / "checkpoint_best.safetensors" for c in loaded_configs]
     scores = {}
@@ -88,11 +85,12 @@ def swap_pair(name: str, configs: tuple[Path, Path], opts: SearchOptions, overri
             print(f"{name} {label}: BLEU {report['bleu']}")
     trained = (scores["enc1+dec1"]["bleu"] + scores["enc2+dec2"]["bleu"]) / 2
     swapped = (scores["enc1+dec2"]["bleu"] + scores["enc2+dec1"]["bleu"]) / 2
-    return {"pair": name, "test_set": "test_2016_flickr", "scores": scores, "mean_trained_bleu": round(trained, 2),
-            "mean_swapped_bleu": round(swapped, 2), "bleu_lost": round(trained - swapped, 2),
-            "checkpoints": [str(p) for p in ckpts], "seeds": [1, 2], "train_minutes": [train_minutes(p) for p in ckpts],
-            "epochs": loaded_configs[0].train.max_epochs, "warmup_steps": loaded_configs[0].train.warmup_steps,
-            "signature": report["signature"], "beam": opts.beam_size, "hardware": hardware(), "commit": git_commit()}
+    return SwapRecord(pair=name, test_set="test_2016_flickr", scores=scores, mean_trained_bleu=round(trained, 2),
+                      mean_swapped_bleu=round(swapped, 2), bleu_lost=round(trained - swapped, 2),
+                      checkpoints=[str(p) for p in ckpts], seeds=[1, 2],
+                      train_minutes=[train_minutes(p) for p in ckpts], epochs=loaded_configs[0].train.max_epochs,
+                      warmup_steps=loaded_configs[0].train.warmup_steps, signature=report["signature"],
+                      beam=opts.beam_size, hardware=hardware(), commit=git_commit())
 
 
 def main() -> None:
@@ -114,8 +112,8 @@ def main() -> None:
                 train_system(config, override)
         record = swap_pair(name, PAIRS[name], SearchOptions(beam_size=args.beam), overrides)
         out = ROOT / "results" / "multi30k-swap" / f"{name}.json"
-        atomic_write_bytes(out, (json.dumps(record, indent=2) + "\n").encode())
-        print(f"{name}: {record['bleu_lost']} BLEU lost by swapping (wrote {out.relative_to(ROOT)})")
+        record.write(out)
+        print(f"{name}: {record.bleu_lost} BLEU lost by swapping (wrote {out.relative_to(ROOT)})")
 
 
 if __name__ == "__main__":

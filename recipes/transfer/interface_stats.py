@@ -14,20 +14,17 @@ reused decoder is reading marginals of another style. Writes results/interface-s
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from common import ROOT, git_commit, hardware  # noqa: E402
-
-from legonn.bricks import load_brick  # noqa: E402
-from legonn.datasets import data_root, display  # noqa: E402
-from legonn.inference import load_model  # noqa: E402
-from legonn.interface_stats import interface_statistics_on  # noqa: E402
-from legonn.vocab import atomic_write_bytes  # noqa: E402
+from legonn.bricks import load_brick
+from legonn.datasets import data_root, display
+from legonn.experiments.provenance import ROOT, git_commit, hardware
+from legonn.experiments.records import InterfaceStatsRecord
+from legonn.inference import load_model
+from legonn.interface_stats import interface_statistics_on
 
 M30K, ROEN = data_root() / "multi30k", Path("data/ro-en")  # data/ro-en: made by recipes/ro-en/prepare_data.py
 DE_VAL = (M30K / "val.de.gz", M30K / "val.en.gz")
@@ -68,9 +65,8 @@ def main() -> None:
         (stats,) = interface_statistics_on(encoder, src_vocab, tgt_vocab, src, ref, max_len, args.limit)
         rows.append({"encoder": label, "model": model, "src": display(src), **stats.as_dict()})
         print(label, rows[-1])
-    record = {"rows": rows, "hardware": hardware(), "commit": git_commit()}
     out = ROOT / "results" / "interface-stats.json"
-    atomic_write_bytes(out, (json.dumps(record, indent=2) + "\n").encode())
+    InterfaceStatsRecord(rows=rows, hardware=hardware(), commit=git_commit()).write(out)
     print(f"wrote {out.relative_to(ROOT)}")
 
 

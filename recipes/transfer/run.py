@@ -28,13 +28,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from common import ROOT, compose_and_score, decoder_brick, encoder_brick, score_system, train_system  # noqa: E402
-
-from legonn.allocator import reexec_with_jemalloc  # noqa: E402
-from legonn.datasets import data_root  # noqa: E402
-from legonn.errors import LegoError  # noqa: E402
-from legonn.search import SearchOptions  # noqa: E402
+from legonn.allocator import reexec_with_jemalloc
+from legonn.datasets import data_root
+from legonn.errors import LegoError
+from legonn.experiments.exports import decoder_brick, encoder_brick
+from legonn.experiments.provenance import ROOT
+from legonn.experiments.systems import compose_and_score, score_system, train_system
+from legonn.search import SearchOptions
 
 MULTI30K = data_root() / "multi30k"
 ROEN = ROOT / "data" / "ro-en"  # made from the data root's ro-en/ by recipes/ro-en/prepare_data.py (git-ignored)

@@ -14,7 +14,7 @@ from typing import Iterable
 import sentencepiece as spm
 
 from legonn.errors import LegoError
-from legonn.io import atomic_write_bytes  # noqa: F401  (importers of legonn.vocab.atomic_write_bytes)
+from legonn.io import atomic_write_bytes
 from legonn.interface import VocabId
 
 BLANK, UNK, BOS, EOS = 0, 1, 2, 3
