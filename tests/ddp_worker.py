@@ -33,8 +33,7 @@ def main(argv: list[str]) -> None:
     meta = {"step": str(result.state.step), "epoch": str(result.state.epoch), "world": str(dist.get_world_size())}
     Path(out).mkdir(parents=True, exist_ok=True)
     save_file(tensors, str(Path(out) / f"rank{os.environ['RANK']}.safetensors"), metadata=meta)
-    dist.barrier()
-    dist.destroy_process_group()
+    trainer.close()
 
 
 if __name__ == "__main__":

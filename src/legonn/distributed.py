@@ -25,6 +25,12 @@ class Distributed:
         if self.world > 1:
             dist.barrier()
 
+    def close(self) -> None:
+        """Every rank waits for the others, then leaves the group (a no-op in a single process)."""
+        if self.world > 1 and dist.is_initialized():
+            dist.barrier()
+            dist.destroy_process_group()
+
     def gather_rng(self) -> list[torch.Tensor] | None:
         """Every rank's torch RNG state (so a resumed multi-process run replays its dropout exactly)."""
         if self.world == 1:

@@ -19,8 +19,7 @@ from torch import nn
 from legonn.data.batching import encode_sources, pad_sources
 from legonn.data.text import read_parallel
 from legonn.interface import Marginals
-from legonn.model import LegoModel
-from legonn.modules import InterfaceEncoder
+from legonn.model import EmitsMarginals, HasInterfaces
 from legonn.vocab import Vocabulary
 
 
@@ -74,9 +73,9 @@ def interface_statistics(model: nn.Module, sources: list[np.ndarray], target_len
     """Figures of every interface of a LegoModel (upstream first), or of a lone encoder's one interface
     (e.g. an encoder brick), over `sources` (token ids or speech features); target_lengths: |y| of each
     source's reference, in target-vocabulary tokens."""
-    if isinstance(model, LegoModel):
+    if isinstance(model, HasInterfaces):
         interfaces_of = model.interfaces
-    elif isinstance(model, InterfaceEncoder):  # what it emits is the interface
+    elif isinstance(model, EmitsMarginals):  # what it emits is the interface
         interfaces_of = lambda src, lengths: [model(src, lengths)]  # noqa: E731
     else:
         raise ValueError("a monolithic baseline has no interface to describe")

@@ -6,7 +6,7 @@ section of a config, and `build_model`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import torch
 from torch import Tensor, nn
@@ -29,6 +29,20 @@ class Seq2Seq(Protocol):
     def encode(self, inputs: Tensor, lengths: Tensor) -> Encoded: ...
 
     def __call__(self, inputs: Tensor, lengths: Tensor, prev_tokens: Tensor) -> tuple[Tensor, list[Marginals]]: ...
+
+
+@runtime_checkable
+class HasInterfaces(Protocol):
+    """A model whose hand-overs can be read, upstream first (a LegoModel; not a monolithic baseline)."""
+
+    def interfaces(self, inputs: Tensor, lengths: Tensor) -> list[Marginals]: ...
+
+
+@runtime_checkable
+class EmitsMarginals(Protocol):
+    """A lone encoder (e.g. an encoder brick): what it returns is the interface, over `out_vocab`."""
+
+    out_vocab: VocabId
 
 
 class LegoModel(nn.Module):

@@ -8,6 +8,7 @@ It is handed what it trains (`legonn.assemble.build_run`) and knows a model only
 from __future__ import annotations
 
 import functools
+import gc
 import json
 import math
 import signal
@@ -198,6 +199,15 @@ class Trainer:
             if vocab.id == self.tgt_vocab.id:  # readouts in another vocabulary have no score against the text
                 record[f"valid_ctc{i}_{self.metric}"] = self.task.score([readouts[i] for _, readouts in out], ref)
         return record
+
+    def close(self) -> None:
+        """Under torchrun, leave the process group, every rank at the same point. The DDP wrapper holds the
+        group, so it goes first: the group's threads then stop here, not in the interpreter's exit, where
+        they have aborted a rank ("terminate called without an active exception")."""
+        if self.dist.world > 1:
+            self.ddp = self.model
+            gc.collect()  # DDP's reducer sits in reference cycles
+        self.dist.close()
 
     def run(self) -> TrainResult:
         cfg, t, st = self.cfg, self.cfg.train, self.state

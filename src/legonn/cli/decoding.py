@@ -10,7 +10,6 @@ import click
 
 from legonn.cli.base import friendly_errors, load_for_cli, main, search_options, tidy_warnings
 from legonn.errors import LegoError
-from legonn.model import LegoModel
 
 
 @main.command()
@@ -70,11 +69,12 @@ def interface_stats(checkpoint, src, ref, limit, json_out):
     the one its decoder was trained with."""
     from legonn.interface_stats import interface_statistics_on
     from legonn.io import atomic_write_bytes
+    from legonn.model import HasInterfaces
 
     loaded = load_for_cli(checkpoint)
     if loaded.task.speech:
         raise LegoError(f"{checkpoint}: this model reads speech; interface-stats reads text sources")
-    if not isinstance(loaded.model, LegoModel):
+    if not isinstance(loaded.model, HasInterfaces):
         raise LegoError(f"{checkpoint}: a monolithic baseline has no interface to describe")
     stats = interface_statistics_on(loaded.model, loaded.src_vocab, loaded.tgt_vocab, src, ref, loaded.max_len, limit)
     report = {"model": str(checkpoint), "src": str(src), "ref": str(ref),
@@ -147,10 +147,11 @@ def marginals(checkpoint, output, sentence):
     import torch
 
     from legonn.data.batching import encode_sources, pad_sources
+    from legonn.model import HasInterfaces
     from legonn.plots import marginals_heatmap
 
     loaded = load_for_cli(checkpoint)
-    if not isinstance(loaded.model, LegoModel):
+    if not isinstance(loaded.model, HasInterfaces):
         raise LegoError(f"{checkpoint}: a baseline model has no interface to draw")
     src, lengths = pad_sources(encode_sources([sentence], loaded.src_vocab, loaded.max_len, "<argument>"))
     with torch.no_grad():

@@ -52,8 +52,6 @@ def train(config, overrides, freeze, no_resume, quiet):
     """
     import os
 
-    import torch.distributed as dist
-
     from legonn.assemble import build_run
     from legonn.config import load_config
     from legonn.train import Trainer, stop_on_signal
@@ -65,11 +63,9 @@ def train(config, overrides, freeze, no_resume, quiet):
     trainer = Trainer(build_run(cfg, progress=not quiet and main_rank), resume=not no_resume, progress=not quiet)
     with stop_on_signal(trainer) as received:
         result = trainer.run()
-    if dist.is_initialized():  # under torchrun: tidy up, and let rank 0 alone report
-        rank = dist.get_rank()
-        dist.destroy_process_group()
-        if rank != 0:
-            return
+    trainer.close()  # under torchrun: leave the process group, and let rank 0 alone report
+    if not trainer.dist.main:
+        return
     if result.stopped_early:
         click.echo(f"stopped at step {result.state.step} ({signal.Signals(received[0]).name}); checkpoint saved in "
                    f"{result.out_dir}: run the same command to resume", err=True)

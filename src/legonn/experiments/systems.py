@@ -42,6 +42,7 @@ def train_system(config: Path, overrides: list[str] = ()) -> None:
     trainer = Trainer(build_run(load_config(config, overrides)))
     with stop_on_signal(trainer) as received:
         result = trainer.run()
+    trainer.close()
     if result.stopped_early:
         print(f"stopped at step {result.state.step} ({signal.Signals(received[0]).name}); checkpoint saved in "
               f"{result.out_dir}: rerun the same command to resume", file=sys.stderr)
