@@ -1,4 +1,4 @@
-"""Rank bookkeeping for torchrun + DDP (gloo on CPU, nccl on GPU); a single process is world size 1."""
+"""Rank bookkeeping for torchrun + DDP over gloo; a single process is world size 1."""
 
 from __future__ import annotations
 

@@ -82,7 +82,6 @@ def train(config, overrides, freeze, no_resume, quiet):
     )
 
 
-
 @main.command()
 @click.argument("runs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="PNG to write.")
