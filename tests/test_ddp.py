@@ -67,7 +67,7 @@ def test_two_gloo_ranks_hold_identical_weights(config, tmp_path):
     assert any(not torch.equal(initial[k], ckpt.model[k]) for k in initial)
     assert (tmp_path / "run" / "checkpoint_best.safetensors").is_file()  # rank 0 validated at the epoch end
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == [
-        "checkpoint_best.safetensors", "checkpoint_last.safetensors", "config.json", "metrics.jsonl"]
+        ".lock", "checkpoint_best.safetensors", "checkpoint_last.safetensors", "config.json", "metrics.jsonl"]
 
 
 def test_cli_train_under_torchrun(config, tmp_path):

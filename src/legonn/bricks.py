@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -33,7 +32,7 @@ from legonn.length_stats import outside_range
 from legonn.model import LegoModel
 from legonn.data.features import SpeechFrontEnd
 from legonn.modules import MODULE_KINDS, Decoder, InterfaceEncoder
-from legonn.io import atomic_write_bytes
+from legonn.io import atomic_copy, atomic_write_bytes, check_output_folder
 from legonn.vocab import Vocabulary
 
 BRICK_FORMAT = "legonn-brick-2"
@@ -196,8 +195,18 @@ VOCAB_FIELDS = ("fingerprint", "file")
 RATIO_FIELDS = ("mean", "p5", "p95")
 
 
+def plain_file_name(value: object, path: Path, field: str) -> str:
+    """A file that a brick or a composition names lies in its own folder: a bare name, never a path
+    (`../x`, `/etc/passwd`, `sub/x`), so nothing outside the folder is read, hashed or written."""
+    if (not isinstance(value, str) or value in ("", ".", "..") or any(c in value for c in "/\\\0")
+            or Path(value).is_absolute()):
+        raise LegoError(f"{path}: '{field}' must be a file name in the same folder, not {value!r}")
+    return value
+
+
 def _check_fields(card: dict, path: Path) -> None:
-    """A card edited by hand fails here with the field's name, not later with a KeyError."""
+    """A card edited by hand fails here with the field's name, not later with a KeyError; every file it
+    names is checked to lie in its folder before any is opened."""
     speech = isinstance(card["reads"], dict) and card["reads"].get("type") == "features"
     for key, fields in NESTED_FIELDS.items():
         if speech and key == "reads":  # reads features: the front end instead of a vocabulary
@@ -209,6 +218,13 @@ def _check_fields(card: dict, path: Path) -> None:
             for field in VOCAB_FIELDS:
                 if not isinstance(card[key]["vocab"], dict) or field not in card[key]["vocab"]:
                     raise LegoError(f"{path}: brick card has no '{key}.vocab.{field}' field")
+            if not isinstance(card[key]["vocab"]["fingerprint"], str):
+                raise LegoError(f"{path}: brick card's '{key}.vocab.fingerprint' must be a string")
+            plain_file_name(card[key]["vocab"]["file"], path, f"{key}.vocab.file")
+    plain_file_name(card["weights"]["file"], path, "weights.file")
+    digest = card["weights"]["sha256"]
+    if not (isinstance(digest, str) and len(digest) == 64 and all(c in "0123456789abcdef" for c in digest)):
+        raise LegoError(f"{path}: brick card's 'weights.sha256' must be 64 lowercase hex digits, not {digest!r}")
     stats = card.get("length_ratio")
     if stats is not None and not (isinstance(stats, dict) and all(isinstance(stats.get(f), (int, float))
                                                                   for f in RATIO_FIELDS)):
@@ -329,6 +345,7 @@ def _file_names(bricks: list[Brick]) -> list[str]:
 
 def compose(card_paths: list[Path], out_dir: Path) -> tuple[Path, list[str]]:
     """Check a chain of bricks and copy them, with their vocabularies, into out_dir plus an order file."""
+    check_output_folder(out_dir)
     bricks = [load_brick(p) for p in card_paths]
     notes = check_chain(bricks)
     names = _file_names(bricks)
@@ -341,7 +358,7 @@ def compose(card_paths: list[Path], out_dir: Path) -> tuple[Path, list[str]]:
             files.add(brick.card["reads"]["vocab"]["file"])
         for file in files:
             if (folder / file).resolve() != (out_dir / file).resolve():
-                shutil.copyfile(folder / file, out_dir / file)
+                atomic_copy(folder / file, out_dir / file)
     order = {"format": COMPOSITION_FORMAT, "modules": names, "notes": notes}
     path = out_dir / COMPOSITION_FILE
     atomic_write_bytes(path, (json.dumps(order, indent=2) + "\n").encode())
@@ -355,9 +372,12 @@ def composition_cards(folder: str | Path) -> list[Path]:
     if not path.is_file():
         raise LegoError(f"{folder}: no {COMPOSITION_FILE} (make one with `legonn compose`)")
     try:
-        return [folder / m for m in json.loads(path.read_text(encoding="utf-8"))["modules"]]
-    except (json.JSONDecodeError, KeyError, TypeError) as exc:
-        raise LegoError(f"{path}: not a composition file ({exc})") from None
+        modules = json.loads(path.read_text(encoding="utf-8"))["modules"]
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError, KeyError, TypeError) as exc:
+        raise LegoError(f"{path}: not a composition file ({type(exc).__name__}: {exc})") from None
+    if not isinstance(modules, list) or not modules:
+        raise LegoError(f"{path}: 'modules' must be a non-empty list of card file names")
+    return [folder / plain_file_name(m, path, f"modules[{i}]") for i, m in enumerate(modules)]
 
 
 def load_composed(folder: str | Path) -> tuple[LegoModel, list[Brick]]:

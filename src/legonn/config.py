@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import re
 import types
 import typing
@@ -250,13 +251,22 @@ LR_SCHEDULES = ("inverse_sqrt", "linear")
 SELECT_ON = ("output", "interface")
 
 # Fields that only make sense above zero, wherever they appear in a section; 0 would crash deep inside
-# the model or the loop.
+# the model or the loop, or (max_epochs) end a run that did nothing with exit 0.
 _POSITIVE = {
-    "data": ("max_len",),
+    "data": ("max_len", "max_seconds"),
     "model": ("dim", "heads", "ff_dim", "max_positions", "receptive_field", "beam", "kernel", "feature_dim",
-              "channels"),
-    "train": ("max_tokens", "lr", "log_every", "save_every"),
+              "channels", "ar_layers", "encoder_layers", "decoder_layers"),
+    "train": ("max_tokens", "lr", "log_every", "save_every", "max_epochs"),
 }
+# Fields where 0 means "none", "off" or "no limit", and a negative number means nothing.
+_NON_NEGATIVE = {
+    "data": ("train_limit",),
+    "model": ("layers",),
+    "train": ("warmup_steps", "weight_decay", "clip_norm", "ctc_weight", "max_steps", "patience",
+              "time_budget_minutes", "valid_max_sentences", "threads"),
+}
+# Probabilities of dropping or smoothing: [0, 1).
+_FRACTIONS = {"model": ("dropout",), "train": ("label_smoothing",)}
 
 
 def _leaves(section, where: str):
@@ -288,14 +298,18 @@ def _check_model(model: ModelConfig, init: InitConfig) -> None:
 
 def check_values(cfg: ExperimentConfig) -> ExperimentConfig:
     """Range checks the types cannot express; an error names the field."""
-    for section, names in _POSITIVE.items():
+    for section in ("data", "model", "train"):
         for where, name, value in _leaves(getattr(cfg, section), section):
-            if name in names and isinstance(value, (int, float)) and value <= 0:
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
+                continue
+            if not math.isfinite(value):  # `.inf` / `.nan` in YAML: would train to non-finite weights
+                raise LegoError(f"config key '{where}': must be a finite number, got {value!r}")
+            if name in _POSITIVE.get(section, ()) and value <= 0:
                 raise LegoError(f"config key '{where}': must be positive, got {value!r}")
-            if section == "model" and name == "dropout" and not 0.0 <= value < 1.0:
+            if name in _NON_NEGATIVE.get(section, ()) and value < 0:
+                raise LegoError(f"config key '{where}': must be 0 or more, got {value!r}")
+            if name in _FRACTIONS.get(section, ()) and not 0.0 <= value < 1.0:
                 raise LegoError(f"config key '{where}': must be in [0, 1), got {value!r}")
-    if cfg.data.train_limit < 0:
-        raise LegoError(f"config key 'data.train_limit': must be 0 (all) or positive, got {cfg.data.train_limit!r}")
     if cfg.train.precision not in PRECISIONS:
         raise LegoError(f"config key 'train.precision': expected one of {', '.join(PRECISIONS)}, "
                         f"got {cfg.train.precision!r}")

@@ -29,13 +29,18 @@ from legonn.data.batching import collate, make_batches
 from legonn.data.features import SpecAugmentConfig, spec_augment
 from legonn.errors import LegoError
 from legonn.inference import decode_sources
+from legonn.io import atomic_write_bytes
 from legonn.losses import lego_loss
+from legonn.runlock import RunLock
 from legonn.schedule import Window, evenly_spaced, learning_rate, time_left
 from legonn.search import SearchOptions
-from legonn.io import atomic_write_bytes
 
 if TYPE_CHECKING:
     from legonn.assemble import Run
+
+
+class NonFiniteLoss(LegoError):
+    """A training step whose gradients are NaN or infinite: the run stops before they reach the weights."""
 
 
 @dataclass
@@ -164,6 +169,12 @@ class Trainer:
         loss = lego_loss(logits, batch.target, interfaces, targets, t.label_smoothing, t.ctc_weight)
         loss.total.backward()
         grad_norm = nn.utils.clip_grad_norm_(self.model.parameters(), t.clip_norm if t.clip_norm > 0 else math.inf)
+        if not math.isfinite(float(grad_norm)):  # the same on every rank: DDP has averaged the gradients
+            self.optimizer.zero_grad(set_to_none=True)
+            value = float(loss.total.detach())
+            raise NonFiniteLoss(f"{self.out}: update {self.state.step + 1}: loss {value:.4g}, gradient norm "
+                                f"{float(grad_norm)}: not finite, so not applied; checkpoint_last keeps the last "
+                                "good weights (a lower train.lr or train.clip_norm may help)")
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
         self.state.step += 1
@@ -210,10 +221,16 @@ class Trainer:
         self.dist.close()
 
     def run(self) -> TrainResult:
+        """Train to the config's stopping rule; rank 0 holds the run directory's lock meanwhile, so a
+        second run on the same out_dir fails at once (LegoError naming the directory and the pid)."""
+        with RunLock(self.out) if self.dist.main else nullcontext():
+            return self._train()
+
+    def _train(self) -> TrainResult:
         cfg, t, st = self.cfg, self.cfg.train, self.state
         self.out.mkdir(parents=True, exist_ok=True)
         if self.dist.main:
-            (self.out / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
+            atomic_write_bytes(self.out / "config.json", json.dumps(asdict(cfg), indent=2).encode())
         self._train_mode()
         params = count_parameters(self.model)
         unalignable = self.spec.extra["data"].get("ctc_unalignable_pairs", 0)

@@ -21,7 +21,9 @@ from legonn.errors import LegoError
 def export(checkpoint, which, output, name, fp16):
     """Export one module of a trained CHECKPOINT as a brick: weights + JSON card + its vocabularies."""
     from legonn.bricks import export_brick
+    from legonn.io import check_output_folder
 
+    check_output_folder(output)
     loaded = load_for_cli(checkpoint)
     if loaded.checkpoint is None:
         raise LegoError(f"{checkpoint}: export reads a training checkpoint, not a composed folder")
@@ -42,7 +44,9 @@ def convert(path, output):
     """
     from legonn.bricks import convert_brick
     from legonn.checkpoint import load_checkpoint, write_checkpoint
+    from legonn.io import check_output_file, check_output_folder
 
+    (check_output_folder if path.suffix == ".json" else check_output_file)(output)
     if path.suffix == ".json":
         click.echo(f"wrote {convert_brick(path, output)}")
         return

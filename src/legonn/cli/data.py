@@ -69,7 +69,9 @@ def synth(text_file, output, voices, prefix, limit, seed, workers):
     from legonn.data.speech import write_manifest
     from legonn.data.synth import build_corpus, check_engines, parse_voices, plan_corpus
     from legonn.data.text import read_lines
+    from legonn.io import check_output_folder
 
+    check_output_folder(output)
     chosen = parse_voices(voices)
     check_engines(chosen)
     texts = read_lines(text_file)

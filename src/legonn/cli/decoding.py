@@ -49,7 +49,9 @@ def translate(checkpoint, input_path, show_ctc, opts):
 def evaluate(checkpoint, src, ref, hyp_out, json_out, opts):
     """Translate --src and score against --ref: sacreBLEU and chrF (and CTC-readout BLEU per interface)."""
     from legonn.evaluation import evaluate_checkpoint
+    from legonn.io import check_output_file
 
+    check_output_file(hyp_out), check_output_file(json_out)
     with tidy_warnings():
         report = evaluate_checkpoint(checkpoint, src, ref, opts, hyp_out, json_out)
     click.echo(json.dumps(report, indent=2))
@@ -69,8 +71,10 @@ def interface_stats(checkpoint, src, ref, limit, json_out):
     the one its decoder was trained with."""
     from legonn.interface_stats import interface_statistics_on
     from legonn.io import atomic_write_bytes
+    from legonn.io import check_output_file
     from legonn.model import HasInterfaces
 
+    check_output_file(json_out)
     loaded = load_for_cli(checkpoint)
     if loaded.task.speech:
         raise LegoError(f"{checkpoint}: this model reads speech; interface-stats reads text sources")
@@ -108,9 +112,10 @@ def transcribe(audio, checkpoint, manifest, opts, show_ctc, json_out):
     from legonn.data.speech import read_manifest
     from legonn.evaluation import speech_scores
     from legonn.inference import transcribe as run
+    from legonn.io import atomic_write_bytes, check_output_file
     from legonn.score import WER_NORMALISATION
-    from legonn.io import atomic_write_bytes
 
+    check_output_file(json_out)
     utterances = read_manifest(manifest) if manifest else []
     paths = list(audio) + [u.path for u in utterances]
     if not paths:
@@ -147,9 +152,11 @@ def marginals(checkpoint, output, sentence):
     import torch
 
     from legonn.data.batching import encode_sources, pad_sources
+    from legonn.io import check_output_file
     from legonn.model import HasInterfaces
     from legonn.plots import marginals_heatmap
 
+    check_output_file(output)
     loaded = load_for_cli(checkpoint)
     if not isinstance(loaded.model, HasInterfaces):
         raise LegoError(f"{checkpoint}: a baseline model has no interface to draw")

@@ -20,8 +20,10 @@ from legonn.errors import LegoError
 def vocab(text_files, output, size):
     """Train a sentencepiece vocabulary on TEXT_FILES (plain or .gz, one sentence a line)."""
     from legonn.data.text import read_lines
+    from legonn.io import check_output_file
     from legonn.vocab import Vocabulary
 
+    check_output_file(output)
     sentences = [line for path in text_files for line in read_lines(path)]
     try:
         v = Vocabulary.train(sentences, size)
@@ -54,11 +56,13 @@ def train(config, overrides, freeze, no_resume, quiet):
 
     from legonn.assemble import build_run
     from legonn.config import load_config
+    from legonn.io import check_output_folder
     from legonn.train import Trainer, stop_on_signal
 
     if freeze:
         overrides = (*overrides, f"train.freeze={','.join(freeze)}")
     cfg = load_config(config, overrides)
+    check_output_folder(cfg.out_dir)
     main_rank = os.environ.get("RANK", "0") == "0"  # under torchrun only rank 0 shows progress
     trainer = Trainer(build_run(cfg, progress=not quiet and main_rank), resume=not no_resume, progress=not quiet)
     with stop_on_signal(trainer) as received:
@@ -90,8 +94,10 @@ def curves(runs, output):
     """Plot training loss and validation BLEU (translation) or WER (speech) of one or more RUNS: run
     folders (their metrics.jsonl) or metrics logs, such as the copies the recipes keep beside their results
     (results/*/SYSTEM.metrics.jsonl)."""
+    from legonn.io import check_output_file
     from legonn.plots import training_curves
 
+    check_output_file(output)
     training_curves(list(runs), output)
     click.echo(f"wrote {output}")
 

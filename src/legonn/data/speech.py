@@ -94,6 +94,8 @@ def load_audio(path: str | Path, sample_rate: int = 16000, max_seconds: float = 
         raise LegoError(f"{path}: audio file is empty")
     if wave.shape[0] > max_seconds * sample_rate:
         raise LegoError(f"{path}: {wave.shape[0] / sample_rate:.1f} s long, over the limit of {max_seconds:g} s")
+    if not np.isfinite(wave).all():  # a float WAV can hold them; they would poison features and weights
+        raise LegoError(f"{path}: audio holds NaN or infinite samples")
     return torch.from_numpy(wave.mean(axis=1) if wave.shape[1] > 1 else wave[:, 0])
 
 

@@ -1,0 +1,265 @@
+"""Hostile and careless input (issue #33): each case is made on the fly in a temp dir and must end with a
+non-zero exit, one `error:` line naming the file or field, and no output or temp file left behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from clitools import legonn, one_line_error, tiny_yaml
+
+from legonn.bricks import COMPOSITION_FILE
+
+
+def ok(proc: subprocess.CompletedProcess) -> str:
+    assert proc.returncode == 0, proc.stderr.decode("utf-8", "replace")
+    return proc.stdout.decode()
+
+
+def leftovers(folder: Path) -> list[str]:
+    """Temp files of an atomic write (ours: .NAME.*.tmp) anywhere under folder."""
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*.tmp"))
+
+
+@pytest.fixture(scope="module")
+def bricks(tiny_corpus, tiny_vocabs, tmp_path_factory) -> dict:
+    """Two bricks exported from a 2-step tiny run, and a composition of them."""
+    d = tmp_path_factory.mktemp("robust")
+    config = tiny_yaml(tiny_corpus, tiny_vocabs, d / "run", d / "tiny.yaml",
+                       train={"max_steps": 2, "max_epochs": 1, "save_every": 2})
+    ok(legonn("train", config, "--quiet"))
+    for which in ("encoder", "decoder"):
+        ok(legonn("export", d / "run" / "checkpoint_last.safetensors", "--module", which, "-o", d / "bricks"))
+    ok(legonn("compose", d / "bricks" / "de-en.encoder.json", d / "bricks" / "de-en.decoder.json",
+              "-o", d / "composed"))
+    return {"dir": d, "bricks": d / "bricks", "composed": d / "composed", "config": config}
+
+
+def edited_card(bricks: dict, tmp_path: Path, which: str, edit) -> Path:
+    """A copy of the bricks whose `which` card was changed by `edit(card)`; returns the edited card."""
+    folder = shutil.copytree(bricks["bricks"], tmp_path / "b")
+    card_path = folder / f"de-en.{which}.json"
+    card = json.loads(card_path.read_text())
+    edit(card)
+    card_path.write_text(json.dumps(card))
+    return card_path
+
+
+def set_field(path: str, value):
+    def edit(card):
+        *parents, last = path.split(".")
+        node = card
+        for key in parents:
+            node = node[key]
+        node[last] = value
+    return edit
+
+
+# --- 1. a brick names only files in its own folder ------------------------------------------------
+
+ESCAPES = ["../payload.safetensors", "/etc/passwd", "sub/de-en.encoder.safetensors", "..", "", 5]
+
+
+@pytest.mark.parametrize("value", ESCAPES)
+@pytest.mark.parametrize("field", ["weights.file", "emits.vocab.file", "reads.vocab.file"])
+def test_a_card_naming_a_file_outside_its_folder_is_refused_before_any_file_is_opened(bricks, tmp_path, field,
+                                                                                        value):
+    card = edited_card(bricks, tmp_path, "encoder", set_field(field, value))
+    (tmp_path / "payload.safetensors").write_bytes(b"not weights")  # what '../payload' would reach
+    out = tmp_path / "out"
+    proc = legonn("compose", card, tmp_path / "b" / "de-en.decoder.json", "-o", out)
+    one_line_error(proc, card, field, "same folder")
+    assert not out.exists()  # nothing written, inside -o or beside it
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b", "payload.safetensors"]
+
+
+@pytest.mark.parametrize("value", [5, "abc", "F" * 64, None])
+def test_a_card_whose_hash_is_not_a_sha256_is_refused(bricks, tmp_path, value):
+    card = edited_card(bricks, tmp_path, "decoder", set_field("weights.sha256", value))
+    proc = legonn("compose", tmp_path / "b" / "de-en.encoder.json", card, "-o", tmp_path / "out")
+    one_line_error(proc, card, "weights.sha256")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("modules", [["../b/de-en.encoder.json", "de-en.decoder.json"],
+                                     ["/etc/passwd", "de-en.decoder.json"], [], "de-en.encoder.json", [3]])
+def test_a_composition_naming_a_card_outside_its_folder_is_refused(bricks, tmp_path, modules):
+    folder = shutil.copytree(bricks["composed"], tmp_path / "c")
+    order = json.loads((folder / COMPOSITION_FILE).read_text())
+    (folder / COMPOSITION_FILE).write_text(json.dumps({**order, "modules": modules}))
+    src = tmp_path / "in.de"
+    src.write_text("ein satz\n")
+    one_line_error(legonn("translate", "-m", folder, "--input", src), folder / COMPOSITION_FILE, "modules")
+
+
+@pytest.mark.parametrize("content", [b"\xff\xfe not utf-8", b"[" * 100_000])
+def test_a_composition_file_that_is_not_json_text_is_one_line(bricks, tmp_path, content):
+    folder = shutil.copytree(bricks["composed"], tmp_path / "c")
+    (folder / COMPOSITION_FILE).write_bytes(content)
+    src = tmp_path / "in.de"
+    src.write_text("ein satz\n")
+    one_line_error(legonn("translate", "-m", folder, "--input", src), folder / COMPOSITION_FILE)
+
+
+# --- 2. one run per directory ------------------------------------------------------------------------
+
+def test_a_second_run_on_a_busy_out_dir_fails_at_once_naming_the_directory_and_the_holder(bricks, tmp_path):
+    config = tiny_yaml_copy(bricks, tmp_path, max_steps=100_000, max_epochs=1000)
+    first = subprocess.Popen([sys.executable, "-m", "legonn.cli", "train", config, "--quiet"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        lock = tmp_path / "run" / ".lock"
+        deadline = time.time() + 120
+        while not (lock.is_file() and lock.read_text().strip() == str(first.pid)):
+            assert first.poll() is None and time.time() < deadline, first.stderr.read().decode()
+            time.sleep(0.2)
+        second = legonn("train", config, "--quiet")
+        one_line_error(second, tmp_path / "run", f"pid {first.pid}")
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+    # the OS dropped the killed run's lock: the directory takes a run again, with nothing cleaned up by hand
+    ok(legonn("train", config, "--quiet", "--set", "train.max_steps=1"))
+
+
+def tiny_yaml_copy(bricks: dict, tmp_path: Path, **train) -> Path:
+    """The fixture's tiny config with its own out_dir (tmp_path/run) and these train settings."""
+    import yaml
+
+    cfg = yaml.safe_load(bricks["config"].read_text())
+    cfg["out_dir"] = str(tmp_path / "run")
+    cfg["train"].update(train)
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+# --- 4. outputs are atomic and never replace what is not a regular file -------------------------------
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_an_output_that_is_a_device_is_not_replaced(bricks, tmp_path):
+    src = tmp_path / "in.de"
+    src.write_text("ein satz\n")
+    proc = legonn("eval", "-m", bricks["composed"], "--src", src, "--ref", src, "--hyp-out", "/dev/full")
+    one_line_error(proc, "/dev/full", "not a regular file")
+    assert Path("/dev/full").is_char_device()
+
+
+def test_an_output_that_is_a_symlink_is_not_replaced(bricks, tmp_path):
+    target = tmp_path / "target.txt"
+    target.write_text("keep me\n")
+    link = tmp_path / "hyp.txt"
+    link.symlink_to(target)
+    src = tmp_path / "in.de"
+    src.write_text("ein satz\n")
+    proc = legonn("eval", "-m", bricks["composed"], "--src", src, "--ref", src, "--hyp-out", link)
+    one_line_error(proc, link, "not a regular file")
+    assert link.is_symlink() and target.read_text() == "keep me\n"
+    assert leftovers(tmp_path) == []
+
+
+def test_compose_writes_every_file_atomically(bricks, tmp_path):
+    out = tmp_path / "out"
+    ok(legonn("compose", bricks["bricks"] / "de-en.encoder.json", bricks["bricks"] / "de-en.decoder.json",
+              "-o", out))
+    assert leftovers(out) == [] and (out / COMPOSITION_FILE).is_file()
+    # composing again over the same folder replaces each file in one rename (no temp left, same bytes)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    ok(legonn("compose", bricks["bricks"] / "de-en.encoder.json", bricks["bricks"] / "de-en.decoder.json",
+              "-o", out))
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_outputs_of_the_wrong_kind_are_refused_before_any_work(bricks, tmp_path, tiny_corpus):
+    """A folder where a file goes, a file where a folder goes, a file where a parent folder goes."""
+    a_file, a_folder = tmp_path / "a-file", tmp_path / "a-folder"
+    a_file.write_text("x\n")
+    a_folder.mkdir()
+    enc, dec = bricks["bricks"] / "de-en.encoder.json", bricks["bricks"] / "de-en.decoder.json"
+    src = tmp_path / "in.de"
+    src.write_text("ein satz\n")
+    ckpt = bricks["dir"] / "run" / "checkpoint_last.safetensors"
+    cases = [
+        (("compose", enc, dec, "-o", a_file), a_file, "not a folder"),
+        (("export", ckpt, "--module", "encoder", "-o", a_file), a_file, "not a folder"),
+        (("eval", "-m", bricks["composed"], "--src", src, "--ref", src, "--hyp-out", a_folder), a_folder,
+         "not a regular file"),
+        (("eval", "-m", bricks["composed"], "--src", src, "--ref", src, "--json-out", a_file / "x.json"), a_file,
+         "not a folder"),
+        (("vocab", tiny_corpus["train.en"], "-o", a_folder), a_folder, "not a regular file"),
+        (("train", bricks["config"], "--quiet", "--set", f"out_dir={a_file}"), a_file, "not a folder"),
+    ]
+    for args, named, why in cases:
+        one_line_error(legonn(*args), named, why)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "a-folder", "in.de"]
+    assert a_file.read_text() == "x\n" and list(a_folder.iterdir()) == []
+
+
+# --- 6. nonsense values -------------------------------------------------------------------------------
+
+NONSENSE = [("train.lr", ".inf", "finite"), ("train.lr", ".nan", "finite"), ("train.clip_norm", ".nan", "finite"),
+            ("model.encoder.olc.ratio", ".nan", "finite"), ("train.max_epochs", "-3", "positive"),
+            ("train.warmup_steps", "-5", "0 or more"), ("train.threads", "-2", "0 or more"),
+            ("model.decoder.ar_layers", "0", "positive"), ("model.baseline.decoder_layers", "0", "positive"),
+            ("train.label_smoothing", "1.5", "[0, 1)"), ("model.encoder.dim", "-4", "positive")]
+
+
+@pytest.mark.parametrize("key,value,why", NONSENSE)
+def test_a_nonsense_value_is_refused_naming_the_field(bricks, tmp_path, key, value, why):
+    config = tiny_yaml_copy(bricks, tmp_path)
+    one_line_error(legonn("train", config, "--quiet", "--set", f"{key}={value}"), key, why)
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_non_finite_gradient_stops_the_run_and_keeps_the_last_good_checkpoint(bricks, tmp_path, monkeypatch):
+    """Update 5 of a run that saves every 2 goes NaN: the run stops with one line, and checkpoint_last is
+    update 4's, with finite weights."""
+    import torch
+
+    import legonn.train as train_module
+    from legonn.assemble import build_run
+    from legonn.checkpoint import load_checkpoint
+    from legonn.config import load_config
+    from legonn.errors import LegoError
+
+    config = tiny_yaml_copy(bricks, tmp_path, max_steps=10, save_every=2, log_every=1)
+    trainer = train_module.Trainer(build_run(load_config(config), progress=False), progress=False)
+    real_loss = train_module.lego_loss
+
+    def poisoned(*args, **kw):
+        parts = real_loss(*args, **kw)
+        if trainer.state.step == 4:
+            parts.total = parts.total * float("nan")
+        return parts
+
+    monkeypatch.setattr(train_module, "lego_loss", poisoned)
+    with pytest.raises(train_module.NonFiniteLoss, match="update 5: .*not finite") as caught:
+        trainer.run()
+    assert isinstance(caught.value, LegoError) and "\n" not in str(caught.value)
+    last = load_checkpoint(tmp_path / "run" / "checkpoint_last.safetensors")
+    assert last.state.step == 4
+    assert all(torch.isfinite(v).all() for v in last.model.values())
+    assert all(torch.isfinite(p).all() for p in trainer.model.parameters())  # never applied
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_audio_with_non_finite_samples_is_an_error_naming_the_file(tmp_path, bad):
+    import numpy as np
+    import soundfile as sf
+
+    from legonn.data.speech import load_audio
+    from legonn.errors import LegoError
+
+    wave = np.zeros(1600, dtype=np.float32)
+    wave[100] = bad
+    path = tmp_path / "clip.wav"
+    sf.write(str(path), wave, 16000, subtype="FLOAT")
+    with pytest.raises(LegoError, match=f"{path}: audio holds NaN or infinite samples"):
+        load_audio(path)
