@@ -263,3 +263,43 @@ def test_audio_with_non_finite_samples_is_an_error_naming_the_file(tmp_path, bad
     sf.write(str(path), wave, 16000, subtype="FLOAT")
     with pytest.raises(LegoError, match=f"{path}: audio holds NaN or infinite samples"):
         load_audio(path)
+
+
+# --- 5. metrics.jsonl survives kills and fresh starts ---------------------------------------------------
+
+def _logged_steps(out: Path) -> list[int]:
+    return [json.loads(line)["step"] for line in (out / "metrics.jsonl").read_text().splitlines()
+            if "loss" in json.loads(line)]
+
+
+def test_a_torn_log_line_is_dropped_on_resume(bricks, tmp_path):
+    config = tiny_yaml_copy(bricks, tmp_path, max_steps=4, save_every=2, log_every=1)
+    ok(legonn("train", config, "--quiet", "--set", "train.max_steps=2"))
+    log = tmp_path / "run" / "metrics.jsonl"
+    with open(log, "a") as f:
+        f.write('{"step": 3, "loss": 1.2')  # a kill in the middle of a write
+    ok(legonn("train", config, "--quiet"))
+    steps = _logged_steps(tmp_path / "run")
+    assert steps == sorted(set(steps)) and steps[-1] == 4  # each step once, the torn line gone
+
+
+def test_a_run_killed_before_its_first_checkpoint_logs_each_step_once(bricks, tmp_path):
+    config = tiny_yaml_copy(bricks, tmp_path, max_steps=3, save_every=100, log_every=1)
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "metrics.jsonl").write_text('{"step": 1, "loss": 9.0}\n{"step": 2, "loss": 8.0}\n')  # no checkpoint
+    ok(legonn("train", config, "--quiet"))
+    assert _logged_steps(out) == [1, 2, 3]
+    assert json.loads((out / "metrics.jsonl").read_text().splitlines()[0])["loss"] != 9.0
+
+
+def test_no_resume_starts_a_clean_directory(bricks, tmp_path):
+    # one whole epoch (9 batches of 3000 tokens), so that it validates and writes checkpoint_best
+    config = tiny_yaml_copy(bricks, tmp_path, max_tokens=3000, max_steps=0, save_every=100, log_every=1,
+                            max_epochs=1)
+    ok(legonn("train", config, "--quiet"))
+    out = tmp_path / "run"
+    assert (out / "checkpoint_best.safetensors").exists()
+    ok(legonn("train", config, "--quiet", "--no-resume", "--set", "train.max_steps=2"))
+    assert _logged_steps(out) == [1, 2]
+    assert not (out / "checkpoint_best.safetensors").exists()  # the old run's best is not this run's

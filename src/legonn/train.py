@@ -39,6 +39,10 @@ if TYPE_CHECKING:
     from legonn.assemble import Run
 
 
+# what a run writes in its out_dir besides config.json (and the lock)
+RUN_FILES = ("checkpoint_last.safetensors", "checkpoint_best.safetensors", "metrics.jsonl")
+
+
 class NonFiniteLoss(LegoError):
     """A training step whose gradients are NaN or infinite: the run stops before they reach the weights."""
 
@@ -78,6 +82,7 @@ class Trainer:
         self.state = TrainerState()
         self._stop_requested = False
         last = self.out / "checkpoint_last.safetensors"
+        self._restored = False  # set by _restore: the run goes on from checkpoint_last
         if resume and last.exists():
             self._restore(last)
         self.ddp = (
@@ -126,14 +131,28 @@ class Trainer:
         if rng is not None:
             torch.set_rng_state(rng)
         self.state = ckpt.state
-        self._rewind_metrics(self.state.step)
+        self._restored = True
 
-    def _rewind_metrics(self, step: int) -> None:
-        """Drop log records written after the checkpoint we resume from: they are about to be redone."""
+    def _tidy_run_dir(self) -> None:
+        """Under the run's lock, before the first update. Resuming: drop log records written after the
+        checkpoint (they are about to be redone) and a line torn by a kill. Starting fresh (--no-resume, or
+        killed before its first checkpoint): the previous run's log and checkpoints go, so none of its
+        steps or its best checkpoint pass for this run's."""
         log = self.out / "metrics.jsonl"
-        if not self.dist.main or not log.exists():
+        if not self._restored:
+            for name in RUN_FILES:
+                (self.out / name).unlink(missing_ok=True)
             return
-        kept = [line for line in log.read_text().splitlines() if line and json.loads(line).get("step", 0) <= step]
+        if not log.exists():
+            return
+        kept = []
+        for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:  # torn by a kill mid-write (only ever the last line)
+                continue
+            if isinstance(record, dict) and record.get("step", 0) <= self.state.step:
+                kept.append(line)
         atomic_write_bytes(log, ("\n".join(kept) + "\n" if kept else "").encode())
 
     def _save(self, name: str) -> None:
@@ -230,6 +249,7 @@ class Trainer:
         cfg, t, st = self.cfg, self.cfg.train, self.state
         self.out.mkdir(parents=True, exist_ok=True)
         if self.dist.main:
+            self._tidy_run_dir()
             atomic_write_bytes(self.out / "config.json", json.dumps(asdict(cfg), indent=2).encode())
         self._train_mode()
         params = count_parameters(self.model)
