@@ -226,20 +226,26 @@ def test_load_errors_name_the_file(setup, tmp_path):
         meta = dict(f.metadata())
     from safetensors.torch import save_file
 
+    from legonn.checkpoint import content_digest
+
+    def signed(tensors, metadata):  # a file written whole but wrong (as by a buggy writer): its digest fits
+        return {**metadata, "sha256": content_digest(tensors, metadata)}
+
     broken = tmp_path / "broken.safetensors"
-    save_file(tensors, str(broken), metadata={k: v for k, v in meta.items() if k != "state"})
+    save_file(tensors, str(broken), metadata=signed(tensors, {k: v for k, v in meta.items() if k != "state"}))
     with pytest.raises(LegoError, match=r"broken\.safetensors: damaged checkpoint"):
         load_checkpoint(broken)
 
     future = tmp_path / "future.safetensors"
     config = json.loads(meta["config"])
     config["model"]["new_knob"] = 1
-    save_file(tensors, str(future), metadata={**meta, "config": json.dumps(config)})
+    save_file(tensors, str(future), metadata=signed(tensors, {**meta, "config": json.dumps(config)}))
     with pytest.raises(LegoError, match=r"future\.safetensors: unknown config key 'model\.new_knob'"):
         load_checkpoint(future)
 
     no_vocab = tmp_path / "no_vocab.safetensors"
-    save_file({k: v for k, v in tensors.items() if k != "vocab.tgt"}, str(no_vocab), metadata=meta)
+    without_vocab = {k: v for k, v in tensors.items() if k != "vocab.tgt"}
+    save_file(without_vocab, str(no_vocab), metadata=signed(without_vocab, meta))
     with pytest.raises(LegoError, match=r"no_vocab\.safetensors: damaged checkpoint"):
         load_checkpoint(no_vocab)
 

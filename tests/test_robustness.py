@@ -303,3 +303,33 @@ def test_no_resume_starts_a_clean_directory(bricks, tmp_path):
     ok(legonn("train", config, "--quiet", "--no-resume", "--set", "train.max_steps=2"))
     assert _logged_steps(out) == [1, 2]
     assert not (out / "checkpoint_best.safetensors").exists()  # the old run's best is not this run's
+
+
+# --- 4. checkpoints carry a digest; temp files of a killed save are cleaned -----------------------------
+
+def _flip_last_byte(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0x01  # the end of the tensor data, past the JSON header
+    path.write_bytes(bytes(data))
+
+
+def test_a_flipped_byte_in_a_checkpoint_is_caught_on_load_and_on_resume(bricks, tmp_path):
+    out = tmp_path / "run"
+    shutil.copytree(bricks["dir"] / "run", out)
+    (out / ".lock").unlink(missing_ok=True)
+    _flip_last_byte(out / "checkpoint_last.safetensors")
+    src = tmp_path / "in.de"
+    src.write_text("ein satz\n")
+    ckpt = out / "checkpoint_last.safetensors"
+    one_line_error(legonn("translate", "-m", ckpt, "--input", src), ckpt, "damaged")
+    config = tiny_yaml_copy(bricks, tmp_path, max_steps=4)
+    one_line_error(legonn("train", config, "--quiet"), ckpt, "damaged")
+
+
+def test_safetensors_temp_files_left_by_a_kill_are_removed_on_the_next_start(bricks, tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / ".tmpAb12Cd").write_bytes(b"half a checkpoint")
+    (out / ".tmpnotours.txt").write_text("a user's file\n")  # not safetensors' pattern: kept
+    ok(legonn("train", tiny_yaml_copy(bricks, tmp_path, max_steps=1), "--quiet"))
+    assert not (out / ".tmpAb12Cd").exists() and (out / ".tmpnotours.txt").exists()

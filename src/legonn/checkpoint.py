@@ -8,6 +8,7 @@ the previous format (legonn-checkpoint-1: a flat model section, best_bleu/best_w
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,7 +108,21 @@ def write_checkpoint(path: str | Path, ckpt: Checkpoint) -> None:
         "has_optimizer": json.dumps(ckpt.optimizer is not None),
         "extra": json.dumps(ckpt.extra),
     }
+    metadata["sha256"] = content_digest(tensors, metadata)
     atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata=metadata), durable=True)
+
+
+def content_digest(tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> str:
+    """SHA-256 over every tensor (name, dtype, shape, bytes, in name order) and every metadata entry but
+    the digest itself: a flipped byte anywhere in a checkpoint changes it."""
+    h = hashlib.sha256()
+    for key in sorted(k for k in metadata if k != "sha256"):
+        h.update(f"{key}={metadata[key]}\0".encode())
+    for name in sorted(tensors):
+        t = tensors[name].detach().contiguous()
+        h.update(f"{name}:{t.dtype}:{tuple(t.shape)}\0".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy())  # the bytes as they are, no copy
+    return h.hexdigest()
 
 
 def load_checkpoint(path: str | Path) -> Checkpoint:
@@ -121,6 +136,8 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
             meta = f.metadata() or {}
     except Exception as exc:  # safetensors raises its own error types for corrupt files
         raise LegoError(f"{path}: not a readable checkpoint ({_first_line(exc)})") from None
+    if "sha256" in meta and content_digest(tensors, meta) != meta["sha256"]:  # v1 files carry no digest
+        raise LegoError(f"{path}: damaged checkpoint (its SHA-256 does not match the one it was written with)")
     if meta.get("format") in OLD_FORMATS:
         tensors, meta = _upgrade(tensors, meta)
     elif meta.get("format") != CHECKPOINT_FORMAT:

@@ -11,6 +11,7 @@ import functools
 import gc
 import json
 import math
+import re
 import signal
 import time
 from contextlib import contextmanager, nullcontext
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
     from legonn.assemble import Run
 
 
+SAFETENSORS_TEMP = re.compile(r"\.tmp[A-Za-z0-9]{6}")
 # what a run writes in its out_dir besides config.json (and the lock)
 RUN_FILES = ("checkpoint_last.safetensors", "checkpoint_best.safetensors", "metrics.jsonl")
 
@@ -134,10 +136,13 @@ class Trainer:
         self._restored = True
 
     def _tidy_run_dir(self) -> None:
-        """Under the run's lock, before the first update. Resuming: drop log records written after the
-        checkpoint (they are about to be redone) and a line torn by a kill. Starting fresh (--no-resume, or
-        killed before its first checkpoint): the previous run's log and checkpoints go, so none of its
-        steps or its best checkpoint pass for this run's."""
+        """Under the run's lock, before the first update. Temp files that a kill -9 left mid-save go.
+        Resuming: drop log records written after the checkpoint (they are about to be redone) and a line
+        torn by a kill. Starting fresh (--no-resume, or killed before its first checkpoint): the previous
+        run's log and checkpoints go, so none of its steps or its best checkpoint pass for this run's."""
+        for stale in self.out.glob(".tmp*"):  # safetensors' own temp file, left by a kill -9 mid-save
+            if SAFETENSORS_TEMP.fullmatch(stale.name) and stale.is_file():
+                stale.unlink()
         log = self.out / "metrics.jsonl"
         if not self._restored:
             for name in RUN_FILES:
