@@ -333,3 +333,45 @@ def test_safetensors_temp_files_left_by_a_kill_are_removed_on_the_next_start(bri
     (out / ".tmpnotours.txt").write_text("a user's file\n")  # not safetensors' pattern: kept
     ok(legonn("train", tiny_yaml_copy(bricks, tmp_path, max_steps=1), "--quiet"))
     assert not (out / ".tmpAb12Cd").exists() and (out / ".tmpnotours.txt").exists()
+
+
+# --- 3. a config that does not fit its weights is refused before memory is spent ---------------------------
+
+PEAK_RSS = ("import resource, sys\nfrom legonn.errors import LegoError\nfrom {module} import {function} as load\n"
+            "try:\n    load(sys.argv[1])\nexcept LegoError as exc:\n    print(exc)\n"
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)")  # MiB on Linux
+
+
+def _load_in_child(module: str, function: str, path: Path) -> tuple[str, int]:
+    """(the LegoError, peak RSS in MiB) of loading `path` in a fresh process."""
+    proc = subprocess.run([sys.executable, "-c", PEAK_RSS.format(module=module, function=function), str(path)],
+                          capture_output=True, text=True, check=True)
+    message, peak = proc.stdout.strip().splitlines()
+    return message, int(peak)
+
+
+def test_a_card_whose_config_is_huge_is_refused_without_allocating_it(bricks, tmp_path):
+    card = edited_card(bricks, tmp_path, "decoder", lambda c: c["config"].update(dim=2_000_000, ff_dim=16384))
+    message, peak_mib = _load_in_child("legonn.bricks", "load_brick", card)
+    assert message.startswith(f"{card}: the config makes ") and "the weights hold" in message
+    assert peak_mib < 2048  # the module, built for real, would need tens of GB
+    one_line_error(legonn("compose", tmp_path / "b" / "de-en.encoder.json", card, "-o", tmp_path / "o"), card)
+
+
+def test_a_checkpoint_whose_config_disagrees_with_its_tensors_is_refused_before_building(bricks, tmp_path):
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    from legonn.checkpoint import content_digest
+
+    with safe_open(str(bricks["dir"] / "run" / "checkpoint_last.safetensors"), "pt") as f:
+        tensors, meta = {k: f.get_tensor(k) for k in f.keys()}, dict(f.metadata())
+    config = json.loads(meta["config"])
+    config["model"]["encoder"].update(dim=4096, ff_dim=16384)
+    config["model"]["decoder"].update(dim=4096, ff_dim=16384)
+    meta = {**meta, "config": json.dumps(config)}
+    path = tmp_path / "big.safetensors"
+    save_file(tensors, str(path), metadata={**meta, "sha256": content_digest(tensors, meta)})
+    message, peak_mib = _load_in_child("legonn.inference", "load_model", path)
+    assert message.startswith(f"{path}: ") and "the weights hold" in message
+    assert peak_mib < 2048

@@ -17,6 +17,7 @@ from legonn.errors import LegoError
 from legonn.model import LegoModel, Seq2Seq, build_model
 from legonn.nn import MIN_FRAMES
 from legonn.search import SearchOptions, beam_search, max_target_length
+from legonn.shapes import build_to_fit
 from legonn.task import Task
 from legonn.vocab import Vocabulary
 
@@ -63,9 +64,12 @@ def load_model(path: str | Path) -> LoadedModel:
         if "composition" in ckpt.extra:  # a fine-tuned composition: its bricks' description, not the model section
             from legonn.bricks import build_chain
 
-            model = build_chain(ckpt.extra["composition"], ckpt.vocabularies())
+            def build():
+                return build_chain(ckpt.extra["composition"], ckpt.vocabularies())
         else:
-            model = build_model(ckpt.config.model, ckpt.src_vocab.id if ckpt.src_vocab else None, ckpt.tgt_vocab.id)
+            def build():
+                return build_model(ckpt.config.model, ckpt.src_vocab.id if ckpt.src_vocab else None, ckpt.tgt_vocab.id)
+        model = build_to_fit(build, {k: tuple(v.shape) for k, v in ckpt.model.items()}, str(path))
         model.load_state_dict(ckpt.model)
     except (RuntimeError, ValueError) as exc:
         raise LegoError(f"{path}: weights do not fit the model in its config ({str(exc).splitlines()[0]})") from None
