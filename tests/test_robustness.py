@@ -375,3 +375,80 @@ def test_a_checkpoint_whose_config_disagrees_with_its_tensors_is_refused_before_
     message, peak_mib = _load_in_child("legonn.inference", "load_model", path)
     assert message.startswith(f"{path}: ") and "the weights hold" in message
     assert peak_mib < 2048
+
+
+# --- 7. what used to end in a traceback -------------------------------------------------------------------
+
+def _corrupt_gzip(path: Path) -> Path:
+    import gzip
+
+    data = bytearray(gzip.compress("ein kleiner satz\n".encode() * 200))
+    data[30] ^= 0xFF  # inside the deflate stream: zlib.error or a CRC failure
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_a_corrupt_gzip_is_one_line(tmp_path):
+    bad = _corrupt_gzip(tmp_path / "train.de.gz")
+    one_line_error(legonn("vocab", bad, "-o", tmp_path / "v.model"), bad, "cannot read")
+    assert not (tmp_path / "v.model").exists()
+
+
+def test_an_empty_vocabulary_input_is_one_line(tmp_path):
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    one_line_error(legonn("vocab", empty, "-o", tmp_path / "v.model"), empty, "no sentences")
+    assert not (tmp_path / "v.model").exists()
+
+
+@pytest.mark.parametrize("content,why", [(b"", "empty"), (b"include: [a.yaml, b.yaml]\n", "include"),
+                                         (b"\xff\xfe: 1\n", "not UTF-8"), (b"a: " + b"[" * 5000 + b"]" * 5000,
+                                                                           "nested too deeply"),
+                                         (b"a: " + b"{x: " * 3000 + b"1" + b"}" * 3000, "nested too deeply")])
+def test_a_config_file_that_cannot_be_a_config_is_one_line(tmp_path, content, why):
+    config = tmp_path / "c.yaml"
+    config.write_bytes(content)
+    one_line_error(legonn("train", config, "--quiet"), config, why)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.yaml"]
+
+
+def test_a_card_that_is_too_deep_or_has_a_negative_size_is_one_line(bricks, tmp_path):
+    card = edited_card(bricks, tmp_path, "decoder", lambda c: c["config"].update(dim=-4))
+    enc = tmp_path / "b" / "de-en.encoder.json"
+    one_line_error(legonn("compose", enc, card, "-o", tmp_path / "o"), card, "config.dim", "positive")
+    deep = tmp_path / "b" / "deep.json"
+    deep.write_text("[" * 100_000)
+    one_line_error(legonn("compose", enc, deep, "-o", tmp_path / "o"), deep, "not a JSON brick card")
+    assert not (tmp_path / "o").exists()
+
+
+def test_closed_and_full_standard_streams_are_one_line(bricks, tmp_path):
+    src = tmp_path / "in.de"
+    src.write_text("ein satz\n")
+    translate = [sys.executable, "-m", "legonn.cli", "translate", "-m", str(bricks["composed"])]
+
+    def run(args, closed_fd=None, stdout=None):
+        close = (lambda: os.close(closed_fd)) if closed_fd is not None else None
+        proc = subprocess.run(args, stdout=stdout, stderr=subprocess.PIPE, preexec_fn=close, timeout=120)
+        err = proc.stderr.decode().strip()
+        assert proc.returncode == 1 and len(err.splitlines()) == 1 and err.startswith("error: "), err
+        return err
+
+    assert "standard output: closed" in run(translate + ["--input", str(src)], closed_fd=1)
+    assert "standard input is closed" in run(translate, closed_fd=0)
+    if os.path.exists("/dev/full"):
+        with open("/dev/full", "w") as full:
+            assert "standard output: No space left on device" in run(translate + ["--input", str(src)], stdout=full)
+
+
+def test_a_manifest_that_is_a_folder_or_has_only_empty_transcripts_is_one_line(bricks, tmp_path):
+    import numpy as np
+    import soundfile as sf
+
+    clip = tmp_path / "a.flac"
+    sf.write(str(clip), np.zeros(8000, dtype=np.float32), 16000)
+    manifest = tmp_path / "m.tsv"
+    manifest.write_text(f"id\tpath\tsamples\ttext\tvoice\nu1\t{clip.name}\t8000\t\tv\nu2\t{clip.name}\t8000\t \tv\n")
+    model = bricks["composed"]
+    one_line_error(legonn("transcribe", "-m", model, "--manifest", manifest), manifest, "every transcript is empty")
+    one_line_error(legonn("transcribe", "-m", model, "--manifest", tmp_path), tmp_path, "is a folder")

@@ -172,8 +172,8 @@ def read_card(path: Path) -> dict:
         raise LegoError(f"{path}: brick card not found")
     try:
         card = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise LegoError(f"{path}: not a JSON brick card ({exc})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        raise LegoError(f"{path}: not a JSON brick card ({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
     fmt = card.get("format") if isinstance(card, dict) else None
     if fmt not in (BRICK_FORMAT, *OLD_BRICK_FORMATS):
         raise LegoError(f"{path}: not a legonn brick card (format {fmt!r})")

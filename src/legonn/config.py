@@ -234,12 +234,20 @@ def _read_yaml(path: Path, depth: int = 0) -> dict:
     if not path.is_file():
         raise LegoError(f"{path}: config file not found")
     try:
-        values = yaml.safe_load(path.read_text()) or {}
+        values = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise LegoError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except yaml.YAMLError as exc:
         raise LegoError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    except RecursionError:
+        raise LegoError(f"{path}: nested too deeply to be a config") from None
+    if values is None:
+        raise LegoError(f"{path}: the config file is empty")
     if not isinstance(values, dict):
         raise LegoError(f"{path}: expected a mapping of config sections")
     include = values.pop("include", None)
+    if include is not None and not isinstance(include, str):
+        raise LegoError(f"{path}: 'include' names one file (a string), got {include!r}")
     if include is not None:
         if depth > 4:
             raise LegoError(f"{path}: includes nest too deeply")
@@ -296,20 +304,26 @@ def _check_model(model: ModelConfig, init: InitConfig) -> None:
         raise LegoError(f"config key 'model.encoder.olc.ratio': must be positive, got {ratio!r}")
 
 
+def _check_numbers(config, rules: str, where: str) -> None:
+    """Every number in `config` (a section, nested ones included) finite and in the range that the
+    `rules` section's tables give its field name; an error names the dotted key."""
+    for key, name, value in _leaves(config, where):
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            continue
+        if not math.isfinite(value):  # `.inf` / `.nan` in YAML: would train to non-finite weights
+            raise LegoError(f"config key '{key}': must be a finite number, got {value!r}")
+        if name in _POSITIVE.get(rules, ()) and value <= 0:
+            raise LegoError(f"config key '{key}': must be positive, got {value!r}")
+        if name in _NON_NEGATIVE.get(rules, ()) and value < 0:
+            raise LegoError(f"config key '{key}': must be 0 or more, got {value!r}")
+        if name in _FRACTIONS.get(rules, ()) and not 0.0 <= value < 1.0:
+            raise LegoError(f"config key '{key}': must be in [0, 1), got {value!r}")
+
+
 def check_values(cfg: ExperimentConfig) -> ExperimentConfig:
     """Range checks the types cannot express; an error names the field."""
     for section in ("data", "model", "train"):
-        for where, name, value in _leaves(getattr(cfg, section), section):
-            if not isinstance(value, (int, float)) or isinstance(value, bool):
-                continue
-            if not math.isfinite(value):  # `.inf` / `.nan` in YAML: would train to non-finite weights
-                raise LegoError(f"config key '{where}': must be a finite number, got {value!r}")
-            if name in _POSITIVE.get(section, ()) and value <= 0:
-                raise LegoError(f"config key '{where}': must be positive, got {value!r}")
-            if name in _NON_NEGATIVE.get(section, ()) and value < 0:
-                raise LegoError(f"config key '{where}': must be 0 or more, got {value!r}")
-            if name in _FRACTIONS.get(section, ()) and not 0.0 <= value < 1.0:
-                raise LegoError(f"config key '{where}': must be in [0, 1), got {value!r}")
+        _check_numbers(getattr(cfg, section), section, section)
     if cfg.train.precision not in PRECISIONS:
         raise LegoError(f"config key 'train.precision': expected one of {', '.join(PRECISIONS)}, "
                         f"got {cfg.train.precision!r}")
@@ -347,8 +361,11 @@ def load_config(path: str | Path | None, overrides: list[str] = ()) -> Experimen
 
 
 def build_section(cls, values: dict, where: str):
-    """One config section (e.g. a brick card's `config`) as dataclass `cls`; LegoError names a bad key."""
-    return _build(cls, values, where)
+    """One module's config section (e.g. a brick card's `config`) as dataclass `cls`, its numbers checked
+    as a model section's are; LegoError names a bad key."""
+    section = _build(cls, values, where)
+    _check_numbers(section, "model", where)
+    return section
 
 
 def config_to_dict(cfg) -> dict:

@@ -11,7 +11,7 @@ from tqdm import tqdm
 
 from legonn.data.text import read_parallel
 from legonn.inference import LoadedModel, Transcripts, load_model, transcribe, translate
-from legonn.score import WER_NORMALISATION, bleu_chrf, wer
+from legonn.score import WER_NORMALISATION, bleu_chrf, check_references, wer
 from legonn.search import SearchOptions
 from legonn.io import atomic_write_bytes
 
@@ -61,6 +61,7 @@ def evaluate_speech(model: Path, manifest: Path, opts: SearchOptions, progress: 
     from legonn.data.speech import read_manifest
 
     utterances = read_manifest(manifest)
+    check_references([u.text for u in utterances], str(manifest))
     loaded = load_model(model)
     with tqdm(total=len(utterances), desc="transcribing", unit="clip", disable=not progress) as bar:
         out = transcribe(loaded, [u.path for u in utterances], opts, progress=bar)

@@ -10,6 +10,8 @@ import unicodedata
 import jiwer
 import sacrebleu
 
+from legonn.errors import LegoError
+
 
 @dataclass(frozen=True)
 class TextScores:
@@ -39,6 +41,13 @@ def normalize_for_wer(text: str) -> str:
     text = "".join(" " if unicodedata.category(c).startswith("P") and c not in "'-" else c for c in text)
     text = re.sub(r"(?<!\w)['-]|['-](?!\w)", " ", text)  # quotes and dashes that are not inside a word
     return " ".join(text.split())
+
+
+def check_references(references: list[str], where: str) -> None:
+    """Before decoding: WER needs at least one reference word (LegoError naming `where` otherwise)."""
+    if not any(normalize_for_wer(r) for r in references):
+        raise LegoError(f"{where}: every transcript is empty, so there is no WER to measure (give the clips as "
+                        "AUDIO arguments to transcribe them unscored)")
 
 
 def wer(hypotheses: list[str], references: list[str]) -> float:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
+import os
 import sys
 from pathlib import Path
 
@@ -22,8 +24,25 @@ def friendly_errors(fn):
         except LegoError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(1)
+        except OSError as exc:  # a full disk, a closed or broken standard output
+            if exc.errno not in (errno.ENOSPC, errno.EPIPE, errno.EBADF, errno.EROFS, errno.EDQUOT):
+                raise
+            if exc.filename is None:  # standard output: what is still buffered for it must not fail again at exit
+                os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+            click.echo(f"error: {exc.filename or 'standard output'}: {exc.strerror}", err=True)
+            sys.exit(1)
 
     return wrapper
+
+
+class _ClosedOutput:
+    """Stands in for a standard output the caller closed (`>&-`): writing to it is an error, not a crash."""
+
+    def write(self, _text):
+        raise OSError(errno.EBADF, "closed by the caller")
+
+    def flush(self):
+        pass
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -78,6 +97,10 @@ def run() -> None:
     """Console-script entry point: restart under jemalloc when installed (see legonn.allocator)."""
     from legonn.allocator import reexec_with_jemalloc
 
+    if sys.stdout is None:  # Python's stand-in for a stream closed by the caller
+        sys.stdout = _ClosedOutput()
+    if sys.stderr is None:
+        sys.stderr = open(os.devnull, "w")  # nowhere to say why; the exit status still does
     reexec_with_jemalloc()
     main()
 

@@ -26,6 +26,8 @@ def translate(checkpoint, input_path, show_ctc, opts):
 
     loaded = load_for_cli(checkpoint)
     if input_path is None:
+        if sys.stdin is None:
+            raise LegoError("standard input is closed: give the sentences with --input FILE")
         sentences, where = decode_lines(sys.stdin.buffer.read(), "<stdin>"), "<stdin>"
     else:
         sentences, where = read_lines(input_path), str(input_path)
@@ -113,10 +115,12 @@ def transcribe(audio, checkpoint, manifest, opts, show_ctc, json_out):
     from legonn.evaluation import speech_scores
     from legonn.inference import transcribe as run
     from legonn.io import atomic_write_bytes, check_output_file
-    from legonn.score import WER_NORMALISATION
+    from legonn.score import WER_NORMALISATION, check_references
 
     check_output_file(json_out)
     utterances = read_manifest(manifest) if manifest else []
+    if manifest:
+        check_references([u.text for u in utterances], str(manifest))
     paths = list(audio) + [u.path for u in utterances]
     if not paths:
         raise LegoError("nothing to transcribe: give AUDIO files or --manifest")

@@ -25,6 +25,8 @@ def vocab(text_files, output, size):
 
     check_output_file(output)
     sentences = [line for path in text_files for line in read_lines(path)]
+    if not sentences:
+        raise LegoError(f"{', '.join(map(str, text_files))}: no sentences to train a vocabulary on")
     try:
         v = Vocabulary.train(sentences, size)
     except RuntimeError as exc:

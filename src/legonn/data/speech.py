@@ -38,6 +38,8 @@ class Utterance:
 def read_manifest(path: str | Path, check_files: bool = True) -> list[Utterance]:
     """Parse a manifest; a malformed line, or one whose audio is missing, is an error naming path:line."""
     path = Path(path)
+    if path.is_dir():
+        raise LegoError(f"{path}: is a folder; name its manifest .tsv file")
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except FileNotFoundError:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +23,7 @@ def read_lines(path: str | Path, allow_empty: bool = False) -> list[str]:
     try:
         with opener(path, "rb") as f:
             raw = f.read()
-    except (OSError, EOFError) as exc:
+    except (OSError, EOFError, zlib.error) as exc:  # zlib.error: a gzip whose deflate stream is corrupt
         raise LegoError(f"{path}: cannot read ({exc})") from None
     return decode_lines(raw, str(path), allow_empty)
 
