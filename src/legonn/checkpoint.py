@@ -109,7 +109,7 @@ def write_checkpoint(path: str | Path, ckpt: Checkpoint) -> None:
         "extra": json.dumps(ckpt.extra),
     }
     metadata["sha256"] = content_digest(tensors, metadata)
-    atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata=metadata), durable=True)
+    atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
 
 
 def content_digest(tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> str:

@@ -11,10 +11,11 @@ from typing import Callable
 from legonn.errors import LegoError
 
 
-def atomic_write(path: str | Path, write: Callable[[Path], None], durable: bool = False) -> None:
+def atomic_write(path: str | Path, write: Callable[[Path], None], durable: bool = True) -> None:
     """`write(tmp)` fills a temp file beside `path`, which then replaces `path` in one rename.
 
-    durable: fsync the temp file first (checkpoints: a crash right after must not leave an empty file).
+    durable: fsync the temp file before the rename and the folder after it, so that a power cut right
+    after leaves the old file or the whole new one, never an empty one (off for caches that are rebuilt).
     Temp files that an earlier, killed writer of `path` left behind are removed first; on any error
     the temp file goes and `path` is untouched."""
     path = Path(path)
@@ -36,6 +37,12 @@ def atomic_write(path: str | Path, write: Callable[[Path], None], durable: bool 
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    if durable:
+        folder = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:

@@ -134,5 +134,5 @@ class FeatureCache:
             with open(tmp, "wb") as f:  # a file object: np.save would add .npy to a bare name
                 np.save(f, feats.numpy(), allow_pickle=False)
 
-        atomic_write(path, write)
+        atomic_write(path, write, durable=False)  # a cache: rebuilt if lost
         return feats

@@ -128,7 +128,7 @@ def synthesize(text: str, voice: str, out: Path, var: Variation) -> int:
         proc = subprocess.run(cmd, capture_output=True, timeout=120)
         if proc.returncode != 0:
             raise LegoError(f"sox failed on {voice} output: {proc.stderr.decode(errors='replace').strip()[:200]}")
-        atomic_write(out, lambda tmp: shutil.move(str(flac), tmp))
+        atomic_write(out, lambda tmp: shutil.move(str(flac), tmp), durable=False)  # remade if lost
     return sf.info(str(out)).frames
 
 
