@@ -25,6 +25,23 @@ def legonn(*args, stdin: bytes | None = None) -> subprocess.CompletedProcess:
                           env=env, timeout=180)
 
 
+def legonn_here(*args) -> subprocess.CompletedProcess:
+    """`legonn ARGS` run in this process (click's test runner): the same exit status and stderr as `legonn`,
+    without a fresh interpreter and torch import per call. For the many quick bad-input cases; a traceback
+    the command raised is put in stderr, where `one_line_error` looks for it."""
+    import traceback
+
+    from click.testing import CliRunner
+
+    from legonn.cli import main
+
+    result = CliRunner().invoke(main, [str(a) for a in args])
+    stderr = result.stderr
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        stderr += "Traceback (most recent call last):\n" + "".join(traceback.format_exception(result.exception))
+    return subprocess.CompletedProcess(args, result.exit_code, result.stdout.encode(), stderr.encode())
+
+
 def one_line_error(proc: subprocess.CompletedProcess, *needles) -> str:
     """Assert the process failed with exactly one `error:` line on stderr containing every needle."""
     err = proc.stderr.decode("utf-8", "replace")

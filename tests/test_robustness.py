@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from clitools import legonn, one_line_error, tiny_yaml
+from clitools import legonn, legonn_here, one_line_error, tiny_yaml
 
 from legonn.bricks import COMPOSITION_FILE
 
@@ -74,7 +74,7 @@ def test_a_card_naming_a_file_outside_its_folder_is_refused_before_any_file_is_o
     card = edited_card(bricks, tmp_path, "encoder", set_field(field, value))
     (tmp_path / "payload.safetensors").write_bytes(b"not weights")  # what '../payload' would reach
     out = tmp_path / "out"
-    proc = legonn("compose", card, tmp_path / "b" / "de-en.decoder.json", "-o", out)
+    proc = legonn_here("compose", card, tmp_path / "b" / "de-en.decoder.json", "-o", out)
     one_line_error(proc, card, field, "same folder")
     assert not out.exists()  # nothing written, inside -o or beside it
     assert sorted(p.name for p in tmp_path.iterdir()) == ["b", "payload.safetensors"]
@@ -83,7 +83,7 @@ def test_a_card_naming_a_file_outside_its_folder_is_refused_before_any_file_is_o
 @pytest.mark.parametrize("value", [5, "abc", "F" * 64, None])
 def test_a_card_whose_hash_is_not_a_sha256_is_refused(bricks, tmp_path, value):
     card = edited_card(bricks, tmp_path, "decoder", set_field("weights.sha256", value))
-    proc = legonn("compose", tmp_path / "b" / "de-en.encoder.json", card, "-o", tmp_path / "out")
+    proc = legonn_here("compose", tmp_path / "b" / "de-en.encoder.json", card, "-o", tmp_path / "out")
     one_line_error(proc, card, "weights.sha256")
     assert not (tmp_path / "out").exists()
 
@@ -96,7 +96,7 @@ def test_a_composition_naming_a_card_outside_its_folder_is_refused(bricks, tmp_p
     (folder / COMPOSITION_FILE).write_text(json.dumps({**order, "modules": modules}))
     src = tmp_path / "in.de"
     src.write_text("ein satz\n")
-    one_line_error(legonn("translate", "-m", folder, "--input", src), folder / COMPOSITION_FILE, "modules")
+    one_line_error(legonn_here("translate", "-m", folder, "--input", src), folder / COMPOSITION_FILE, "modules")
 
 
 @pytest.mark.parametrize("content", [b"\xff\xfe not utf-8", b"[" * 100_000])
@@ -105,7 +105,7 @@ def test_a_composition_file_that_is_not_json_text_is_one_line(bricks, tmp_path, 
     (folder / COMPOSITION_FILE).write_bytes(content)
     src = tmp_path / "in.de"
     src.write_text("ein satz\n")
-    one_line_error(legonn("translate", "-m", folder, "--input", src), folder / COMPOSITION_FILE)
+    one_line_error(legonn_here("translate", "-m", folder, "--input", src), folder / COMPOSITION_FILE)
 
 
 # --- 2. one run per directory ------------------------------------------------------------------------
@@ -147,7 +147,7 @@ def tiny_yaml_copy(bricks: dict, tmp_path: Path, **train) -> Path:
 def test_an_output_that_is_a_device_is_not_replaced(bricks, tmp_path):
     src = tmp_path / "in.de"
     src.write_text("ein satz\n")
-    proc = legonn("eval", "-m", bricks["composed"], "--src", src, "--ref", src, "--hyp-out", "/dev/full")
+    proc = legonn_here("eval", "-m", bricks["composed"], "--src", src, "--ref", src, "--hyp-out", "/dev/full")
     one_line_error(proc, "/dev/full", "not a regular file")
     assert Path("/dev/full").is_char_device()
 
@@ -159,7 +159,7 @@ def test_an_output_that_is_a_symlink_is_not_replaced(bricks, tmp_path):
     link.symlink_to(target)
     src = tmp_path / "in.de"
     src.write_text("ein satz\n")
-    proc = legonn("eval", "-m", bricks["composed"], "--src", src, "--ref", src, "--hyp-out", link)
+    proc = legonn_here("eval", "-m", bricks["composed"], "--src", src, "--ref", src, "--hyp-out", link)
     one_line_error(proc, link, "not a regular file")
     assert link.is_symlink() and target.read_text() == "keep me\n"
     assert leftovers(tmp_path) == []
@@ -197,7 +197,7 @@ def test_outputs_of_the_wrong_kind_are_refused_before_any_work(bricks, tmp_path,
         (("train", bricks["config"], "--quiet", "--set", f"out_dir={a_file}"), a_file, "not a folder"),
     ]
     for args, named, why in cases:
-        one_line_error(legonn(*args), named, why)
+        one_line_error(legonn_here(*args), named, why)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "a-folder", "in.de"]
     assert a_file.read_text() == "x\n" and list(a_folder.iterdir()) == []
 
@@ -214,7 +214,7 @@ NONSENSE = [("train.lr", ".inf", "finite"), ("train.lr", ".nan", "finite"), ("tr
 @pytest.mark.parametrize("key,value,why", NONSENSE)
 def test_a_nonsense_value_is_refused_naming_the_field(bricks, tmp_path, key, value, why):
     config = tiny_yaml_copy(bricks, tmp_path)
-    one_line_error(legonn("train", config, "--quiet", "--set", f"{key}={value}"), key, why)
+    one_line_error(legonn_here("train", config, "--quiet", "--set", f"{key}={value}"), key, why)
     assert not (tmp_path / "run").exists()
 
 
@@ -321,9 +321,9 @@ def test_a_flipped_byte_in_a_checkpoint_is_caught_on_load_and_on_resume(bricks, 
     src = tmp_path / "in.de"
     src.write_text("ein satz\n")
     ckpt = out / "checkpoint_last.safetensors"
-    one_line_error(legonn("translate", "-m", ckpt, "--input", src), ckpt, "damaged")
+    one_line_error(legonn_here("translate", "-m", ckpt, "--input", src), ckpt, "damaged")
     config = tiny_yaml_copy(bricks, tmp_path, max_steps=4)
-    one_line_error(legonn("train", config, "--quiet"), ckpt, "damaged")
+    one_line_error(legonn_here("train", config, "--quiet"), ckpt, "damaged")
 
 
 def test_safetensors_temp_files_left_by_a_kill_are_removed_on_the_next_start(bricks, tmp_path):
@@ -390,14 +390,14 @@ def _corrupt_gzip(path: Path) -> Path:
 
 def test_a_corrupt_gzip_is_one_line(tmp_path):
     bad = _corrupt_gzip(tmp_path / "train.de.gz")
-    one_line_error(legonn("vocab", bad, "-o", tmp_path / "v.model"), bad, "cannot read")
+    one_line_error(legonn_here("vocab", bad, "-o", tmp_path / "v.model"), bad, "cannot read")
     assert not (tmp_path / "v.model").exists()
 
 
 def test_an_empty_vocabulary_input_is_one_line(tmp_path):
     empty = tmp_path / "empty.txt"
     empty.write_text("")
-    one_line_error(legonn("vocab", empty, "-o", tmp_path / "v.model"), empty, "no sentences")
+    one_line_error(legonn_here("vocab", empty, "-o", tmp_path / "v.model"), empty, "no sentences")
     assert not (tmp_path / "v.model").exists()
 
 
@@ -408,17 +408,17 @@ def test_an_empty_vocabulary_input_is_one_line(tmp_path):
 def test_a_config_file_that_cannot_be_a_config_is_one_line(tmp_path, content, why):
     config = tmp_path / "c.yaml"
     config.write_bytes(content)
-    one_line_error(legonn("train", config, "--quiet"), config, why)
+    one_line_error(legonn_here("train", config, "--quiet"), config, why)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.yaml"]
 
 
 def test_a_card_that_is_too_deep_or_has_a_negative_size_is_one_line(bricks, tmp_path):
     card = edited_card(bricks, tmp_path, "decoder", lambda c: c["config"].update(dim=-4))
     enc = tmp_path / "b" / "de-en.encoder.json"
-    one_line_error(legonn("compose", enc, card, "-o", tmp_path / "o"), card, "config.dim", "positive")
+    one_line_error(legonn_here("compose", enc, card, "-o", tmp_path / "o"), card, "config.dim", "positive")
     deep = tmp_path / "b" / "deep.json"
     deep.write_text("[" * 100_000)
-    one_line_error(legonn("compose", enc, deep, "-o", tmp_path / "o"), deep, "not a JSON brick card")
+    one_line_error(legonn_here("compose", enc, deep, "-o", tmp_path / "o"), deep, "not a JSON brick card")
     assert not (tmp_path / "o").exists()
 
 
@@ -450,5 +450,5 @@ def test_a_manifest_that_is_a_folder_or_has_only_empty_transcripts_is_one_line(b
     manifest = tmp_path / "m.tsv"
     manifest.write_text(f"id\tpath\tsamples\ttext\tvoice\nu1\t{clip.name}\t8000\t\tv\nu2\t{clip.name}\t8000\t \tv\n")
     model = bricks["composed"]
-    one_line_error(legonn("transcribe", "-m", model, "--manifest", manifest), manifest, "every transcript is empty")
-    one_line_error(legonn("transcribe", "-m", model, "--manifest", tmp_path), tmp_path, "is a folder")
+    one_line_error(legonn_here("transcribe", "-m", model, "--manifest", manifest), manifest, "every transcript is empty")
+    one_line_error(legonn_here("transcribe", "-m", model, "--manifest", tmp_path), tmp_path, "is a folder")
