@@ -15,6 +15,7 @@ from pathlib import Path
 
 import yaml
 
+from legonn.config import dotted
 from legonn.errors import LegoError
 from legonn.experiments.describe import fmt, origin, relative, status, step_cap
 from legonn.experiments.markers import fill_file
@@ -67,13 +68,8 @@ def config_changes(config: str) -> tuple[str, list[str]]:
     """What an ablation's config (a path in the repository) starts from and the settings it changes,
     read from the file itself: ('lego-wemb', ['`model.encoder.layers: 4`'])."""
     values = yaml.safe_load((ROOT / config).read_text())
-    start = Path(values.get("include", "?")).stem
-    def leaves(group: dict, where: str):  # nested sections as dotted keys: model.encoder.layers
-        for key, value in group.items():
-            yield from leaves(value, f"{where}.{key}") if isinstance(value, dict) else [(f"{where}.{key}", value)]
-
-    changes = [f"`{key}: {value}`" for section, group in values.items() if isinstance(group, dict)
-               for key, value in leaves(group, section)]
+    start = Path(values.pop("include", "?")).stem
+    changes = [f"`{key}: {value}`" for key, value in dotted(values).items() if "." in key]  # settings, not names
     return start, changes
 
 

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from legonn.bricks import Brick, describe_chain, load_brick, load_composed
-from legonn.config import ExperimentConfig
+from legonn.config import ExperimentConfig, dotted
 from legonn.data.task import TaskData, load_task_data
 from legonn.datasets import display
 from legonn.errors import LegoError
@@ -139,7 +139,7 @@ def _checked_brick(path: str, field: str, kind: str, built: nn.Module, reads: tu
     brick = load_brick(path)
     if brick.card["kind"] != kind:
         raise LegoError(f"{path}: {field} needs a {kind} brick, this is a {brick.card['kind']}")
-    mine, theirs = _leaves(dataclasses.asdict(built.cfg)), _leaves(dataclasses.asdict(brick.module.cfg))
+    mine, theirs = dotted(dataclasses.asdict(built.cfg)), dotted(dataclasses.asdict(brick.module.cfg))
     differ = [f"{k}: config {mine.get(k)!r}, brick {theirs.get(k)!r}" for k in sorted(mine.keys() | theirs.keys())
               if mine.get(k) != theirs.get(k) and not k.endswith("dropout")]
     if differ:
@@ -151,15 +151,6 @@ def _checked_brick(path: str, field: str, kind: str, built: nn.Module, reads: tu
             raise LegoError(f"{path}: brick {side} vocabulary {have.fingerprint[:12]}, but {data_field} "
                             f"({want.source}) is {want.fingerprint[:12]}")
     return brick.module
-
-
-def _leaves(section: dict, where: str = "") -> dict:
-    """{'olc.ratio': 1.5, 'frontend.kind': 'tokens', …}: a nested config section, flattened."""
-    out = {}
-    for key, value in section.items():
-        name = f"{where}.{key}" if where else key
-        out.update(_leaves(value, name) if isinstance(value, dict) else {name: value})
-    return out
 
 
 def start_from_bricks(model: nn.Module, cfg: ExperimentConfig, src_vocab: Vocabulary | None,

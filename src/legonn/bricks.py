@@ -32,8 +32,8 @@ from legonn.length_stats import outside_range
 from legonn.model import LegoModel
 from legonn.data.features import SpeechFrontEnd
 from legonn.modules import MODULE_KINDS, Decoder, InterfaceEncoder
-from legonn.shapes import build_to_fit, header_shapes
 from legonn.io import atomic_copy, atomic_write_bytes, check_output_folder
+from legonn.shapes import build_to_fit, header_shapes
 from legonn.vocab import Vocabulary
 
 BRICK_FORMAT = "legonn-brick-2"
@@ -285,15 +285,14 @@ def load_brick(card_path: str | Path) -> Brick:
         shapes = compat.upgrade_state_dict(header_shapes(weights))  # an older brick's names, as load renames them
     except Exception as exc:  # safetensors' own errors for a file that is not one
         raise LegoError(f"{weights}: not a safetensors file ({str(exc).splitlines()[0]})") from None
-    try:
-        module = build_to_fit(lambda: build_module(kind, card["config"], reads.id if reads else None, emits.id),
-                              shapes, str(card_path))
-    except LegoError as exc:
-        message = str(exc)
-        raise LegoError(message if message.startswith(str(card_path)) else
-                        f"{card_path}: config does not fit a {card['kind']} ({exc})") from None
-    except (TypeError, ValueError, RuntimeError) as exc:
-        raise LegoError(f"{card_path}: config does not fit a {card['kind']} ({str(exc).splitlines()[0]})") from None
+
+    def build() -> nn.Module:
+        try:
+            return build_module(kind, card["config"], reads.id if reads else None, emits.id)
+        except (TypeError, ValueError, RuntimeError, LegoError) as exc:
+            raise LegoError(f"{card_path}: config does not fit a {kind} ({str(exc).splitlines()[0]})") from None
+
+    module = build_to_fit(build, shapes, str(card_path))
     try:
         state = {k: v.float() for k, v in load_file(str(weights)).items()}
         state = compat.upgrade_state_dict(state)  # renames only what an older brick kept at the top level

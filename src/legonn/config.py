@@ -368,6 +368,16 @@ def build_section(cls, values: dict, where: str):
     return section
 
 
+def dotted(section: dict, where: str = "") -> dict:
+    """A nested config mapping flattened to dotted keys, as `--set` names them:
+    {'olc': {'ratio': 1.5}, 'layers': 3} → {'olc.ratio': 1.5, 'layers': 3}."""
+    out = {}
+    for key, value in section.items():
+        name = f"{where}.{key}" if where else key
+        out.update(dotted(value, name) if isinstance(value, dict) else {name: value})
+    return out
+
+
 def config_to_dict(cfg) -> dict:
     return dataclasses.asdict(cfg)
 

@@ -19,8 +19,7 @@ def atomic_write(path: str | Path, write: Callable[[Path], None], durable: bool 
     Temp files that an earlier, killed writer of `path` left behind are removed first; on any error
     the temp file goes and `path` is untouched."""
     path = Path(path)
-    if path.is_symlink() or (path.exists() and not path.is_file()):  # a device, folder or link stays as it is
-        raise LegoError(f"{path}: exists and is not a regular file; not replacing it")
+    check_output_file(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     for stale in path.parent.glob(f".{path.name}.*.tmp"):
         stale.unlink(missing_ok=True)
@@ -60,7 +59,7 @@ def check_output_file(path: str | Path | None) -> None:
     if path is None:
         return
     path = Path(path)
-    if path.is_symlink() or (path.exists() and not path.is_file()):
+    if path.is_symlink() or (path.exists() and not path.is_file()):  # a device, folder or link stays as it is
         raise LegoError(f"{path}: exists and is not a regular file; not replacing it")
     _check_parent(path)
 

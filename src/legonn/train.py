@@ -192,18 +192,19 @@ class Trainer:
         targets = [(batch.ctc_target, batch.ctc_lengths) if m.vocab == self.tgt_vocab.id else None for m in interfaces]
         loss = lego_loss(logits, batch.target, interfaces, targets, t.label_smoothing, t.ctc_weight)
         loss.total.backward()
-        grad_norm = nn.utils.clip_grad_norm_(self.model.parameters(), t.clip_norm if t.clip_norm > 0 else math.inf)
-        if not math.isfinite(float(grad_norm)):  # the same on every rank: DDP has averaged the gradients
+        clip = t.clip_norm if t.clip_norm > 0 else math.inf
+        grad_norm = float(nn.utils.clip_grad_norm_(self.model.parameters(), clip))
+        if not math.isfinite(grad_norm):  # the same on every rank: DDP has averaged the gradients
             self.optimizer.zero_grad(set_to_none=True)
             value = float(loss.total.detach())
             raise NonFiniteLoss(f"{self.out}: update {self.state.step + 1}: loss {value:.4g}, gradient norm "
-                                f"{float(grad_norm)}: not finite, so not applied; checkpoint_last keeps the last "
+                                f"{grad_norm}: not finite, so not applied; checkpoint_last keeps the last "
                                 "good weights (a lower train.lr or train.clip_norm may help)")
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
         self.state.step += 1
         return {"loss": float(loss.total.detach()), "ce": float(loss.ce), "nll": float(loss.nll),
-                "ctc": [float(c) for c in loss.ctc], "grad_norm": float(grad_norm)}
+                "ctc": [float(c) for c in loss.ctc], "grad_norm": grad_norm}
 
     @property
     def metric(self) -> str:
