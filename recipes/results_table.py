@@ -21,8 +21,9 @@ from legonn.experiments.describe import fmt, origin, relative, status, step_cap
 from legonn.experiments.markers import fill_file
 from legonn.experiments.provenance import ROOT
 from legonn.experiments.targets import bleu_target_table, swap_target_table, wer_target_table
-from legonn.experiments.records import (FbankThroughputRecord, InterfaceStatsRecord, ResultRecord, SwapRecord,
-                                        TrainThroughputRecord, TranscribeRtfRecord, headline_test_set, load_results)
+from legonn.experiments.records import (DecodingRecord, FbankThroughputRecord, InterfaceStatsRecord, ResultRecord, SwapRecord,
+                                        TrainThroughputRecord, TranscribeRtfRecord, VsHfRecord, headline_test_set,
+                                        load_results)
 
 RESULTS = ROOT / "results"
 SYSTEM_ORDER = ["baseline", "lego-wemb", "lego-beamconv", "zero-shot-wemb", "zero-shot-beamconv", "fine-tuned-wemb",
@@ -226,6 +227,59 @@ def rtf_table(benches: list[TranscribeRtfRecord]) -> list[str]:
                     f"{fmt(b.real_time_factor, 3)} | {b.hardware} | {b.commit} |" for b in benches]
 
 
+def vs_hf_table(benches: list[VsHfRecord]) -> list[str]:
+    """One table per run of benchmarks/vs_hf.py (before and after a change: its commit says which)."""
+    lines = []
+    for b in benches:
+        st = b.settings
+        lines += [f"`python benchmarks/vs_hf.py` ({b.precision}, {b.threads} threads, transformers {b.transformers}, "
+                  f"{b.hardware}, commit {b.commit}; training: median of {st['rounds']} interleaved rounds × "
+                  f"{st['steps']} updates; beam {st['beam']}, batch {st['batch']}, exactly {st['new_tokens']} "
+                  f"decoder steps, median of {st['beam_rounds']} rounds):", "",
+                  "| system | params | train target tokens/s | train vs HF | beam sentences/s | beam vs HF |",
+                  "|---|---|---|---|---|---|"]
+        lines += [f"| {name} | {fmt(f['params'])} | {fmt(f['train_tokens_per_s'], 0)} | {fmt(f['train_vs_hf'], 2)}× | "
+                  f"{fmt(f['beam_sentences_per_s'], 1)} | {fmt(f['beam_vs_hf'], 2)}× |" for name, f in b.systems.items()]
+        lego = b.systems.get("lego-wemb", {})
+        notes = [f"lego-wemb training costs {fmt(lego.get('train_cost_vs_baseline'), 2)}× the baseline per target token"]
+        if b.joint_decoding:
+            j = b.joint_decoding
+            notes.append(f"joint decoding (λ {j['ctc_weight']}) {fmt(j['beam_sentences_per_s'], 1)} sentences/s, "
+                         f"{fmt(j['cost_vs_plain_beam'], 2)}× the cost of plain beam search")
+        lines += ["", "; ".join(notes) + ".", ""]
+    return lines[:-1]
+
+
+def decoding_table(records: list[DecodingRecord]) -> list[str]:
+    """Per composed system and test set: the decoder alone, the CTC readout, joint decoding at the chosen λ."""
+    lines = ["| task | system | test set | metric | decoder alone | CTC readout | joint | λ (chosen on) | "
+             "joint − best alone | loops (> 2× ref words) alone → joint | decode s alone → joint |",
+             "|---" * 11 + "|"]
+    for r in records:
+        for name, t in r.test.items():
+            loops = t.get("over_twice_reference")
+            loop_text = f"{loops['decoder_alone']} → {loops['joint']} of {loops['hypotheses']}" if loops else "–"
+            lines.append(f"| {r.task} | {r.system} | {name} | {r.metric.upper()} | {fmt(t['decoder_alone'])} | "
+                         f"{fmt(t['ctc_readout'])} | **{fmt(t['joint'])}** | {r.decoding['ctc_weight']} "
+                         f"({r.valid_set or r.chosen_on}) | {t['joint_vs_best_alone']:+.2f} | {loop_text} | "
+                         f"{t['plain_seconds']} → {t['joint_seconds']} |")
+    return lines
+
+
+def decoding_grid_table(records: list[DecodingRecord]) -> list[str]:
+    """Each system's score by λ: on validation where there is one, else on the test set (said so)."""
+    grid = sorted({lam for r in records for lam in (r.valid_grid or next(iter(r.test.values())).get("test_grid", {}))},
+                  key=float)
+    lines = ["| task | system | scored on | " + " | ".join(f"λ {lam}" for lam in grid) + " |", "|---" * (3 + len(grid)) + "|"]
+    for r in records:
+        scores, where = r.valid_grid, r.valid_set
+        if scores is None:
+            where, t = next(iter(r.test.items()))
+            scores, where = t.get("test_grid", {}), f"{where} (test: no validation set)"
+        lines.append(f"| {r.task} | {r.system} | {where} | " + " | ".join(fmt(scores.get(lam)) for lam in grid) + " |")
+    return lines
+
+
 def readme_table(records: list[ResultRecord]) -> list[str]:
     rows = sorted((r for r in records if r.test_set == "test_2016_flickr"), key=_order)
     lines = ["| system | BLEU | CTC-readout BLEU | params | epochs trained |", "|---|---|---|---|---|"]
@@ -281,6 +335,9 @@ TABLES = {
     "train-throughput": lambda: throughput_tables(_records(TrainThroughputRecord, "bench/train_throughput*.json")),
     "fbank-throughput": lambda: fbank_table(_records(FbankThroughputRecord, "bench/fbank_throughput*.json")),
     "transcribe-rtf": lambda: rtf_table(_records(TranscribeRtfRecord, "bench/transcribe_rtf*.json")),
+    "vs-hf": lambda: vs_hf_table(_records(VsHfRecord, "bench/vs_hf*.json")),
+    "decoding": lambda: decoding_table(_records(DecodingRecord, "decoding/*.json")),
+    "decoding-grid": lambda: decoding_grid_table(_records(DecodingRecord, "decoding/*.json")),
     "readme-de-en": lambda folder: readme_table(_results(folder)),
     "readme-transfer": readme_transfer_table,
     "readme-asr": lambda folder: readme_asr_table(_results(folder), headline_test_set(RESULTS / folder)),

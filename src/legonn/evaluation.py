@@ -35,6 +35,7 @@ def evaluate_checkpoint(checkpoint: Path, src: Path, ref: Path, opts: SearchOpti
         "chrf_signature": scores.chrf_signature,
         "beam": opts.beam_size,
         "length_penalty": opts.length_penalty,
+        "decoding": opts.describe(),
         "decode_seconds": round(time.time() - start, 1),
         # an interface in another vocabulary (e.g. phonemes) has no BLEU against the references: None
         "ctc_readout_bleu": [bleu_chrf([o.ctc_readouts[i] for o in out], data.tgt).bleu
@@ -52,8 +53,14 @@ def speech_scores(loaded: LoadedModel, out: Transcripts, refs: list[str]) -> dic
     """WER of the decoder's transcripts against `refs`, and of each interface's CTC readout (None for an
     interface in another vocabulary, e.g. phonemes, which has no WER against the text)."""
     return {"wer": wer(out.hypotheses, refs), "wer_normalisation": WER_NORMALISATION,
+            "over_twice_reference": over_twice_reference(out.hypotheses, refs),
             "ctc_readout_wer": [wer([r[i] for r in out.ctc_readouts], refs) if vocab.id == loaded.tgt_vocab.id
                                 else None for i, vocab in enumerate(loaded.interface_vocabs)]}
+
+
+def over_twice_reference(hypotheses: list[str], refs: list[str]) -> int:
+    """How many hypotheses have more than twice their reference's words: a decoder looping or inventing."""
+    return sum(len(h.split()) > 2 * len(r.split()) for h, r in zip(hypotheses, refs))
 
 
 def evaluate_speech(model: Path, manifest: Path, opts: SearchOptions, progress: bool = True) -> dict:
@@ -67,6 +74,6 @@ def evaluate_speech(model: Path, manifest: Path, opts: SearchOptions, progress: 
         out = transcribe(loaded, [u.path for u in utterances], opts, progress=bar)
     return {"checkpoint": str(model), "manifest": str(manifest), "utterances": len(utterances),
             **speech_scores(loaded, out, [u.text for u in utterances]),
-            "beam": opts.beam_size, "length_penalty": opts.length_penalty,
+            "beam": opts.beam_size, "length_penalty": opts.length_penalty, "decoding": opts.describe(),
             "audio_seconds": round(out.audio_seconds, 2), "decode_seconds": round(out.compute_seconds, 1),
             "real_time_factor": round(out.real_time_factor, 4)}

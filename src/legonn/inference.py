@@ -14,6 +14,7 @@ from legonn.checkpoint import Checkpoint, load_checkpoint
 from legonn.data.batching import encode_sources, pad_sources
 from legonn.data.features import SpeechFrontEnd
 from legonn.errors import LegoError
+from legonn.interface import Marginals
 from legonn.model import LegoModel, Seq2Seq, build_model
 from legonn.nn import MIN_FRAMES
 from legonn.search import SearchOptions, beam_search, max_target_length
@@ -120,7 +121,8 @@ def decode_sources(model: Seq2Seq, tgt_vocab: Vocabulary, sources: list[np.ndarr
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
             enc = model.encode(src, lengths)
             # the output-length bound follows the source on the scale of the encoder's positions
-            hyps = beam_search(model.ar, enc, max_target_length(lengths // model.source_stride, opts), opts)
+            hyps = beam_search(model.ar, enc, max_target_length(lengths // model.source_stride, opts), opts,
+                               joint_interface(enc.interfaces, tgt_vocab) if opts.ctc_weight > 0 else None)
         vocabs = interface_vocabs or [tgt_vocab] * len(enc.interfaces)
         readouts = [[vocab.decode(ids) for ids in m.greedy()] for vocab, m in zip(vocabs, enc.interfaces)]
         for row, i in enumerate(index):
@@ -128,6 +130,16 @@ def decode_sources(model: Seq2Seq, tgt_vocab: Vocabulary, sources: list[np.ndarr
         if progress is not None:
             progress.update(len(index))
     return results
+
+
+def joint_interface(interfaces: list[Marginals], tgt_vocab: Vocabulary) -> Marginals:
+    """The interface joint CTC/attention decoding scores: the last one, which must speak the target
+    vocabulary (in a chain, upstream interfaces may speak others, e.g. phonemes)."""
+    if not interfaces or interfaces[-1].vocab != tgt_vocab.id:
+        raise LegoError("--ctc-weight > 0 needs an interface over the target vocabulary: this model's last "
+                        "interface " + ("is over another vocabulary" if interfaces else "does not exist (a plain "
+                        "baseline has none)") + "; use --ctc-weight 0")
+    return interfaces[-1]
 
 
 def translate(model: nn.Module, src_vocab: Vocabulary, tgt_vocab: Vocabulary, sentences: list[str],

@@ -53,7 +53,7 @@ def main():
 
 
 def search_options(fn):
-    """Add --beam, --length-penalty, --max-len-a, --max-len-b; the command receives `opts: SearchOptions`."""
+    """Add --beam, --length-penalty, --max-len-a, --max-len-b, --ctc-weight, --eos-read-fraction; the command receives `opts: SearchOptions`."""
 
     @click.option("--beam", default=5, show_default=True, type=click.IntRange(min=1), help="Beam size (1 = greedy).")
     @click.option("--length-penalty", default=1.0, show_default=True,
@@ -61,11 +61,18 @@ def search_options(fn):
     @click.option("--max-len-a", default=1.5, show_default=True, type=click.FloatRange(min=0),
                   help="Output is cut at a · source tokens + b.")
     @click.option("--max-len-b", default=10, show_default=True, type=click.IntRange(min=1), help="See --max-len-a.")
+    @click.option("--ctc-weight", default=0.0, show_default=True, type=click.FloatRange(0, 1),
+                  help="λ of joint CTC/attention decoding: hypotheses score (1−λ)·log p_decoder + λ·log p_ctc over "
+                       "the last interface; 0 = the decoder alone.")
+    @click.option("--eos-read-fraction", default=0.5, show_default=True, type=click.FloatRange(0, 1),
+                  help="With --ctc-weight > 0, a hypothesis may not end before it has read this share of the "
+                       "interface's non-blank mass.")
     @functools.wraps(fn)
-    def wrapper(*args, beam, length_penalty, max_len_a, max_len_b, **kwargs):
+    def wrapper(*args, beam, length_penalty, max_len_a, max_len_b, ctc_weight, eos_read_fraction, **kwargs):
         from legonn.search import SearchOptions
 
-        opts = SearchOptions(beam_size=beam, length_penalty=length_penalty, max_len_a=max_len_a, max_len_b=max_len_b)
+        opts = SearchOptions(beam_size=beam, length_penalty=length_penalty, max_len_a=max_len_a, max_len_b=max_len_b,
+                             ctc_weight=ctc_weight, eos_read_fraction=eos_read_fraction)
         return fn(*args, opts=opts, **kwargs)
 
     return wrapper

@@ -138,6 +138,8 @@ class ResultRecord(Record):
     composition_notes: list[str] | None = None
     beam: int
     length_penalty: float
+    decoding: dict | None = None  # {beam, length_penalty, ctc_weight} (SearchOptions.describe); older records lack it
+    over_twice_reference: int | None = None  # speech: hypotheses more than twice their reference's words (loops)
     decode_seconds: float
     hardware: str
     commit: str
@@ -222,11 +224,43 @@ class TranscribeRtfRecord(Record):
     commit: str
 
 
+@dataclasses.dataclass(kw_only=True)
+class VsHfRecord(Record):
+    """benchmarks/vs_hf.py: training and beam search against Hugging Face's MarianMTModel, one run."""
+
+    benchmark: str
+    precision: str
+    threads: int
+    transformers: str
+    hardware: str
+    commit: str
+    settings: dict
+    systems: dict  # hf, baseline, lego-wemb → {params, train_tokens_per_s, train_vs_hf, beam_sentences_per_s, beam_vs_hf, …}
+    joint_decoding: dict | None = None  # lego-wemb with ctc_weight 0.3: sentences/s and cost against plain beam
+
+
+@dataclasses.dataclass(kw_only=True)
+class DecodingRecord(Record):
+    """recipes/decoding/run.py: one composed system decoded with the decoder alone and jointly with CTC."""
+
+    task: str
+    system: str
+    bricks: list[str]
+    metric: str  # bleu (higher is better) or wer
+    valid_set: str | None = None  # None: no validation set; the λ was fixed in advance (chosen_on says how)
+    valid_grid: dict | None = None  # λ → validation score
+    chosen_on: str
+    decoding: dict  # {beam, length_penalty, ctc_weight}: the chosen λ
+    test: dict  # test set → {decoder_alone, ctc_readout, joint, plain_seconds, joint_seconds, joint_vs_best_alone, …}
+    hardware: str
+    commit: str
+
+
 # results/bench/<prefix>*.json → its kind; a results folder's own name → its kind; anything else a ResultRecord
 BENCH_KINDS = {"train_throughput": TrainThroughputRecord, "fbank_throughput": FbankThroughputRecord,
-               "transcribe_rtf": TranscribeRtfRecord}
+               "transcribe_rtf": TranscribeRtfRecord, "vs_hf": VsHfRecord}
 FILE_KINDS = {"interface-stats.json": InterfaceStatsRecord}
-FOLDER_KINDS = {"multi30k-swap": SwapRecord}
+FOLDER_KINDS = {"multi30k-swap": SwapRecord, "decoding": DecodingRecord}
 
 
 def kind_of(path: Path) -> type[Record]:

@@ -101,7 +101,7 @@ def _score(path: Path, test: tuple[Path, Path | None], opts: SearchOptions) -> d
 
 SCORE_FIELDS = {"bleu": ("bleu", "chrf", "signature", "ctc_readout_bleu"),
                 "wer": ("wer", "wer_normalisation", "utterances", "audio_seconds", "real_time_factor",
-                        "ctc_readout_wer")}
+                        "ctc_readout_wer", "over_twice_reference")}
 
 
 def _record_runs(path: Path, test_sets: TestSets, results_dir: Path, system: str, opts: SearchOptions,
@@ -113,7 +113,7 @@ def _record_runs(path: Path, test_sets: TestSets, results_dir: Path, system: str
         report = _score(path, test, opts)
         metric = "wer" if "wer" in report else "bleu"
         record = ResultRecord(system=system, test_set=test_name, **{k: report[k] for k in SCORE_FIELDS[metric]},
-                              **fields, beam=opts.beam_size, length_penalty=opts.length_penalty,
+                              **fields, beam=opts.beam_size, length_penalty=opts.length_penalty, decoding=opts.describe(),
                               decode_seconds=report["decode_seconds"], hardware=hardware(), commit=git_commit())
         record.write(results_dir / (f"{system}.json" if i == 0 else f"{system}.{test_name}.json"))
         readout = getattr(record, f"ctc_readout_{metric}")

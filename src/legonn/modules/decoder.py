@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from legonn.interface import Marginals, VocabId
@@ -34,7 +35,8 @@ class AutoregressiveDecoder(nn.Module):
         return self.drop(x + sinusoidal_positions(tokens.size(1), self.dim, tokens.device, offset))
 
     def _project(self, x: Tensor) -> Tensor:
-        return self.norm(x) @ self.embed.weight.t()
+        # F.linear hands autocast the weight itself, whose bf16 copy it caches; `@ weight.t()` recast it every step
+        return F.linear(self.norm(x), self.embed.weight)
 
     def forward(self, prev_tokens: Tensor, memory: Tensor, memory_padding_mask: Tensor) -> Tensor:
         """prev_tokens: B × L (bos-first), memory: B × S × D → logits B × L × V (teacher forcing)."""
@@ -48,17 +50,21 @@ class AutoregressiveDecoder(nn.Module):
 
     def step(self, last_tokens: Tensor, position: int, memory: Tensor, memory_padding_mask: Tensor,
              cache: Cache) -> Tensor:
-        """One incremental step: last_tokens B × 1 at `position` → logits B × V; `cache` is updated."""
+        """One incremental step: last_tokens N × 1 at `position` → logits N × V; `cache` is updated.
+        memory is N × S × D, or B × S × D with N = B·k: hypotheses n·k … n·k+k−1 read source row n
+        (beam search), and cross-attention folds them onto it instead of copying the memory k times."""
         x = self._embed(last_tokens, position)
         for layer, layer_cache in zip(self.layers, cache):
             x = layer(x, memory, memory_padding_mask, cache=layer_cache)
         return self._project(x)[:, -1]
 
     @staticmethod
-    def reorder_cache(cache: Cache, index: Tensor) -> Cache:
-        """Select rows of every cached key/value (beam search re-ranking)."""
+    def reorder_cache(cache: Cache, index: Tensor, parts: tuple[str, ...] = ("self", "cross")) -> Cache:
+        """Select rows of the cached keys/values of `parts` (beam search re-ranking). Beam search
+        reorders "self" only: its cross-attention cache has one row per source, shared by its beams."""
         for layer_cache in cache:
-            for part in layer_cache.values():
+            for part_name in parts:
+                part = layer_cache[part_name]
                 for name in list(part):
                     part[name] = part[name].index_select(0, index)
         return cache

@@ -33,9 +33,16 @@ def _attention_mask(key_padding_mask: Tensor | None, causal_len: int | None, q_l
     return mask
 
 
-def _attention_math(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None) -> Tensor:
-    """Plain softmax(QKᵀ/√d)V. For training: SDPA's fused CPU backward was ~3× slower at our sizes."""
-    scores = (q @ k.transpose(-2, -1)) * (q.size(-1) ** -0.5)
+# Up to this many query × key pairs per head, plain matmuls beat SDPA's flash kernel on CPU (it tiles
+# for long blocks): 2-5× for a decoding step (1 query, or a row's k beams folded together), ~1.3× at
+# 100 × 100 queries and keys (bf16, 2 cores); at 200 × 200 the flash kernel is 1.5× faster.
+SMALL_ATTENTION = 128 * 128
+
+
+def _attention_math(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, k_t: Tensor | None = None) -> Tensor:
+    """Plain softmax(QKᵀ/√d)V. For training (SDPA's fused CPU backward was ~3× slower at our sizes) and
+    for small attention in inference (see SMALL_ATTENTION)."""
+    scores = (q @ (k.transpose(-2, -1) if k_t is None else k_t)) * (q.size(-1) ** -0.5)
     if mask is not None:
         scores = scores.masked_fill(~mask, float("-inf"))
     return scores.softmax(-1).to(v.dtype) @ v
@@ -94,13 +101,16 @@ class MultiHeadAttention(nn.Module):
         static_kv: bool = False,
     ) -> Tensor:
         """x: B × T × D queries; memory: B × S × D (self-attention if None). Returns B × T × D.
+        memory may also be B/g × S × D: query rows i·g … i·g+g−1 then all read memory row i.
 
         cache (incremental decoding): self-attention appends this step's k/v; with static_kv the
         cross-attention k/v are computed once and reused.
         """
         q = self._split(self.q(x))
+        k_t = None
         if cache is not None and static_kv and "k" in cache:
-            k, v = cache["k"], cache["v"]
+            # keys kept transposed too: matmul would copy the transposed view at every decoding step
+            k, v, k_t = cache["k"], cache["v"], cache["k_t"]
         else:
             k, v = self.kv(x if memory is None else memory).chunk(2, dim=-1)
             k, v = self._split(k), self._split(v)
@@ -109,11 +119,22 @@ class MultiHeadAttention(nn.Module):
                     k = torch.cat([cache["k"], k], dim=2)
                     v = torch.cat([cache["v"], v], dim=2)
                 cache["k"], cache["v"] = k, v
+                if static_kv:
+                    cache["k_t"] = k_t = k.transpose(-2, -1).contiguous()
+                    cache["v"] = v = v.contiguous()
+        group = q.size(0) // k.size(0)
+        if group > 1:  # N = B·group queries over B rows of memory (beam search): fold them onto their row
+            if causal:
+                raise ValueError("queries can be folded onto shared memory only without a causal mask")
+            b, h, t, d = k.size(0), q.size(1), q.size(2), q.size(3)
+            q = q.view(b, group, h, t, d).transpose(1, 2).reshape(b, h, group * t, d)
         mask = _attention_mask(key_padding_mask, k.size(2) if causal else None, q.size(2), x.device)
-        if torch.is_grad_enabled():
-            y = _attention_math(q, k, v, mask)
+        if torch.is_grad_enabled() or q.size(2) * k.size(2) <= SMALL_ATTENTION:
+            y = _attention_math(q, k, v, mask, k_t)
         else:
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        if group > 1:
+            y = y.view(b, h, group, t, d).transpose(1, 2).reshape(b * group, h, t, d)
         return self.out(y.transpose(1, 2).reshape(x.shape))
 
 
