@@ -27,7 +27,7 @@ from pathlib import Path
 
 from legonn.allocator import reexec_with_jemalloc
 from legonn.bricks import LengthRatioWarning, compose
-from legonn.data.speech import read_manifest
+from legonn.data.commonvoice import read_sample
 from legonn.data.text import read_parallel
 from legonn.datasets import data_root
 from legonn.errors import LegoError
@@ -40,7 +40,7 @@ from legonn.search import SearchOptions
 
 MULTI30K = data_root() / "multi30k"
 ROEN = ROOT / "data" / "ro-en"  # recipes/ro-en/prepare_data.py normalises the data root's copy into it
-CV = data_root() / "commonvoice_en_sample100" / "utterances.tsv"
+CV = data_root() / "commonvoice_en_sample100"  # read through legonn.data.commonvoice.read_sample
 DECODERS = {"wemb": "models/de-en-wemb/de-en.decoder.json", "beamconv": "models/de-en-beamconv/de-en.decoder.json"}
 
 
@@ -66,7 +66,7 @@ class Scorer:
     def __init__(self, loaded, src: Path, ref: Path | None):
         self.loaded, self.speech = loaded, ref is None
         if self.speech:
-            utterances = read_manifest(src)
+            utterances = read_sample()
             self.inputs, self.refs = [u.path for u in utterances], [u.text for u in utterances]
         else:
             data = read_parallel(src, ref)
@@ -145,10 +145,13 @@ def main() -> None:
     reexec_with_jemalloc()
     os.chdir(ROOT)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("tasks", nargs="*", default=list(TASKS), choices=list(TASKS))
+    parser.add_argument("tasks", nargs="*", help=f"some of {', '.join(TASKS)} (default: all)")
     parser.add_argument("--ingestors", nargs="+", default=list(DECODERS), choices=list(DECODERS))
-    parser.add_argument("--grid", nargs="+", type=float, default=[0.0, 0.1, 0.2, 0.3, 0.5])
+    parser.add_argument("--grid", nargs="+", type=float, default=[0.0, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9])
     args = parser.parse_args()
+    args.tasks = args.tasks or list(TASKS)
+    if unknown := [t for t in args.tasks if t not in TASKS]:
+        parser.error(f"unknown task {unknown[0]!r}: choose from {', '.join(TASKS)}")
     if "ro-en" in args.tasks and not (ROEN / "RO-STS.dev.ro").is_file():
         import subprocess
 
