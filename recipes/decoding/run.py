@@ -40,7 +40,7 @@ from legonn.search import SearchOptions
 
 MULTI30K = data_root() / "multi30k"
 ROEN = ROOT / "data" / "ro-en"  # recipes/ro-en/prepare_data.py normalises the data root's copy into it
-CV = data_root() / "commonvoice_en_sample100"  # read through legonn.data.commonvoice.read_sample
+CV = data_root() / "commonvoice_en_sample100"  # its utterances.tsv, read by legonn.data.commonvoice.read_sample
 DECODERS = {"wemb": "models/de-en-wemb/de-en.decoder.json", "beamconv": "models/de-en-beamconv/de-en.decoder.json"}
 
 
@@ -66,7 +66,7 @@ class Scorer:
     def __init__(self, loaded, src: Path, ref: Path | None):
         self.loaded, self.speech = loaded, ref is None
         if self.speech:
-            utterances = read_sample()
+            utterances = read_sample(folder=src)
             self.inputs, self.refs = [u.path for u in utterances], [u.text for u in utterances]
         else:
             data = read_parallel(src, ref)
