@@ -217,6 +217,30 @@ def test_ctc_loss_gradient_pushes_towards_target():
     assert m.greedy() == [[1, 2, 3]]
 
 
+def test_ctc_loss_on_the_target_labels_matches_full_vocabulary_ctc_in_value_and_gradient():
+    # the loss runs on blank + target labels only; through the log-softmax its gradient must be torch's
+    torch.manual_seed(0)
+    logits = torch.randn(4, 9, 30, requires_grad=True)
+    lengths = torch.tensor([9, 7, 2, 8])  # row 2 cannot fit its 3 labels: zero loss, zero gradient
+    targets = torch.tensor([[5, 5, 17, 0], [29, 3, 0, 0], [4, 6, 8, 0], [1, 2, 2, 2]])
+    tlen = torch.tensor([3, 2, 3, 4])
+    grads = []
+    for full in (True, False):
+        logits.grad = None
+        lp = logits.log_softmax(-1)
+        if full:
+            loss = F.ctc_loss(lp.transpose(0, 1), targets, lengths, tlen, blank=0, reduction="sum",
+                              zero_infinity=True) / tlen.sum()
+        else:
+            loss = ctc_loss(Marginals(lp, lengths, vocab(30)), targets, tlen)
+        loss.backward()
+        grads.append((loss.item(), logits.grad.clone()))
+    (ref, ref_grad), (got, got_grad) = grads
+    assert got == pytest.approx(ref, rel=1e-6)
+    assert torch.allclose(got_grad, ref_grad, atol=1e-7)
+    assert got_grad[2].abs().max() == 0 and got_grad[1, 7:].abs().max() == 0  # impossible row; past the length
+
+
 def test_ctc_loss_runs_in_fp32_for_bf16_input():
     lp = torch.randn(1, 6, 5).log_softmax(-1).to(torch.bfloat16)
     loss = ctc_loss(Marginals(lp, torch.tensor([6]), vocab(5)), torch.tensor([[1, 2]]), torch.tensor([2]))

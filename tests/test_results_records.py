@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from legonn.errors import LegoError
-from legonn.experiments.records import (DecodingRecord, FbankThroughputRecord, VsHfRecord, InterfaceStatsRecord, ResultRecord, SwapRecord,
+from legonn.experiments.records import (CtcCompactRecord, DecodingRecord, FbankThroughputRecord, VsHfRecord, InterfaceStatsRecord, ResultRecord, SwapRecord,
                                         TrainThroughputRecord, TranscribeRtfRecord, kind_of, load_results,
                                         read_record)
 
@@ -20,7 +20,7 @@ RECORDS = sorted(RESULTS.rglob("*.json"))
 def test_the_repository_has_records_of_every_kind():
     kinds = {kind_of(p) for p in RECORDS}
     assert kinds == {ResultRecord, SwapRecord, InterfaceStatsRecord, TrainThroughputRecord, FbankThroughputRecord,
-                     TranscribeRtfRecord, VsHfRecord, DecodingRecord}
+                     TranscribeRtfRecord, VsHfRecord, DecodingRecord, CtcCompactRecord}
 
 
 @pytest.mark.parametrize("path", RECORDS, ids=[str(p.relative_to(RESULTS)) for p in RECORDS])

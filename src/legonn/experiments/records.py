@@ -240,6 +240,24 @@ class VsHfRecord(Record):
 
 
 @dataclasses.dataclass(kw_only=True)
+class CtcCompactRecord(Record):
+    """benchmarks/ctc_compact.py: lego-wemb training with CTC on the target labels only vs over all classes."""
+
+    benchmark: str
+    config: str
+    precision: str
+    threads: int
+    steps: int
+    hardware: str
+    commit: str
+    ms_per_update: dict  # full, compact → median milliseconds per update
+    compact_vs_full: float  # compact's cost per update / full's
+    loss: dict  # full, compact → training loss at every update
+    max_abs_loss_difference: float
+    mean_abs_loss_difference: float
+
+
+@dataclasses.dataclass(kw_only=True)
 class DecodingRecord(Record):
     """recipes/decoding/run.py: one composed system decoded with the decoder alone and jointly with CTC."""
 
@@ -258,7 +276,8 @@ class DecodingRecord(Record):
 
 # results/bench/<prefix>*.json → its kind; a results folder's own name → its kind; anything else a ResultRecord
 BENCH_KINDS = {"train_throughput": TrainThroughputRecord, "fbank_throughput": FbankThroughputRecord,
-               "transcribe_rtf": TranscribeRtfRecord, "vs_hf": VsHfRecord}
+               "transcribe_rtf": TranscribeRtfRecord, "vs_hf": VsHfRecord,
+               "ctc_compact": CtcCompactRecord}
 FILE_KINDS = {"interface-stats.json": InterfaceStatsRecord}
 FOLDER_KINDS = {"multi30k-swap": SwapRecord, "decoding": DecodingRecord}
 
