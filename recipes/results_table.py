@@ -22,7 +22,8 @@ from legonn.experiments.markers import fill_file
 from legonn.experiments.provenance import ROOT
 from legonn.experiments.targets import bleu_target_table, swap_target_table, wer_target_table
 from legonn.experiments.records import (DecodingRecord, FbankThroughputRecord, InterfaceStatsRecord, ResultRecord, SwapRecord,
-                                        TrainThroughputRecord, TranscribeRtfRecord, VsHfRecord, headline_test_set,
+                                        TrainThroughputRecord, TranscribeRtfRecord, VsHfRecord, CtcCompactRecord,
+                                        headline_test_set,
                                         load_results)
 
 RESULTS = ROOT / "results"
@@ -318,6 +319,20 @@ def _records(kind, pattern: str) -> list:
     return [kind.from_json(p) for p in sorted(RESULTS.glob(pattern))]
 
 
+def ctc_compact_table(benches: list[CtcCompactRecord]) -> list[str]:
+    """One row per run of benchmarks/ctc_compact.py: cost and training-loss agreement of the two CTC losses."""
+    lines = ["| config | updates | ms/update, CTC over all classes | ms/update, CTC on the target labels | ratio | "
+             "loss first → last (all classes) | loss first → last (target labels) | largest / mean loss difference | "
+             "hardware | commit |", "|---" * 10 + "|"]
+    for b in benches:
+        full, compact = b.loss["full"], b.loss["compact"]
+        lines.append(f"| {b.config} ({b.precision}, {b.threads} threads) | {b.steps} | {fmt(b.ms_per_update['full'], 0)} | "
+                     f"{fmt(b.ms_per_update['compact'], 0)} | {fmt(b.compact_vs_full, 3)}× | "
+                     f"{fmt(full[0], 3)} → {fmt(full[-1], 3)} | {fmt(compact[0], 3)} → {fmt(compact[-1], 3)} | "
+                     f"{b.max_abs_loss_difference:.2g} / {b.mean_abs_loss_difference:.2g} | {b.hardware} | {b.commit} |")
+    return lines
+
+
 # marker name → table; each takes the marker's arguments (results folders, test sets, targets)
 TABLES = {
     "translation": lambda folder: translation_table(_results(folder)),
@@ -336,6 +351,7 @@ TABLES = {
     "fbank-throughput": lambda: fbank_table(_records(FbankThroughputRecord, "bench/fbank_throughput*.json")),
     "transcribe-rtf": lambda: rtf_table(_records(TranscribeRtfRecord, "bench/transcribe_rtf*.json")),
     "vs-hf": lambda: vs_hf_table(_records(VsHfRecord, "bench/vs_hf*.json")),
+    "ctc-compact": lambda: ctc_compact_table(_records(CtcCompactRecord, "bench/ctc_compact*.json")),
     "decoding": lambda: decoding_table(_records(DecodingRecord, "decoding/*.json")),
     "decoding-grid": lambda: decoding_grid_table(_records(DecodingRecord, "decoding/*.json")),
     "readme-de-en": lambda folder: readme_table(_results(folder)),
