@@ -1,8 +1,11 @@
-"""Joint CTC/attention decoding on the zero-shot compositions of the shipped bricks (issue #34).
+"""Joint CTC/attention decoding on the zero-shot compositions of the shipped bricks and on trained
+LegoNN systems (issue #34).
 
-    python recipes/decoding/run.py                       # every system below; a few minutes each
+    python recipes/decoding/run.py                       # every zero-shot system below; a few minutes each
     python recipes/decoding/run.py fr-en ro-en           # some tasks
     python recipes/decoding/run.py --grid 0 0.2 0.4      # another λ grid
+    python recipes/decoding/run.py de-en                 # De→En LegoNN systems: train them first with
+                                                         #   python recipes/multi30k/run.py --systems lego-wemb
 
 For each system: λ (SearchOptions.ctc_weight) is chosen on the task's validation set from --grid
 (beam 5, length penalty 1.0), then the test sets are decoded with the decoder alone (λ = 0) and
@@ -11,8 +14,9 @@ ASR has no real-speech validation set here (the synthetic one is generated, not 
 is fixed in advance as the median of the text tasks' choices, and the whole grid on Common Voice
 is recorded too, marked as measured on the test set. Results: results/decoding/<task>.<system>.json.
 
-Systems are compositions of bricks in models/ that were never trained together: the task's encoder
-(trained with its own WEmb decoder) + the De→En decoder, WEmb or BeamConv.
+Zero-shot systems are compositions of bricks in models/ that were never trained together: the task's
+encoder (trained with its own WEmb decoder) + the De→En decoder, WEmb or BeamConv. Trained systems
+(`TRAINED`) are read from their recipe's best checkpoint under runs/; those not trained are skipped.
 """
 
 from __future__ import annotations
@@ -57,7 +61,12 @@ TASKS = {  # task → (encoder card, validation set, test sets)
               {"RO-STS.test": (ROEN / "RO-STS.test.ro", ROEN / "RO-STS.test.en"),
                "newstest2016": (ROEN / "newstest2016.ro", ROEN / "newstest2016.en")}),
     "asr-en": ("models/asr-en-wemb/asr-en.encoder.json", None, {"commonvoice": (CV, None)}),
+    "de-en": (None, ("val", _m30k("de", "val")), {"test_2016_flickr": _m30k("de", "test_2016_flickr"),
+                                                  "test_2017_flickr": _m30k("de", "test_2017_flickr")}),
 }
+# systems trained as one model (encoder and decoder together): task → system → its recipe's best checkpoint
+TRAINED = {"de-en": {"lego-wemb": "runs/multi30k/lego-wemb/checkpoint_best.safetensors",
+                     "lego-beamconv": "runs/multi30k/lego-beamconv/checkpoint_best.safetensors"}}
 
 
 class Scorer:
@@ -98,14 +107,19 @@ def better(metric: str):
     return max if metric == "bleu" else min
 
 
-def run_system(task: str, ingestor: str, grid: list[float], fixed_weight: float | None) -> DecodingRecord:
-    encoder, valid, tests = TASKS[task]
+def zero_shot(task: str, ingestor: str):
+    """The task's encoder brick + the De→En decoder brick, composed → (system name, loaded model, bricks)."""
     system = f"zero-shot-{ingestor}"
     folder = ROOT / "runs" / "decoding" / f"{task}.{system}"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", LengthRatioWarning)
-        compose([ROOT / encoder, ROOT / DECODERS[ingestor]], folder)
-    loaded = load_model(folder)
+        compose([ROOT / TASKS[task][0], ROOT / DECODERS[ingestor]], folder)
+    return system, load_model(folder), [TASKS[task][0], DECODERS[ingestor]]
+
+
+def run_system(task: str, system: str, loaded, bricks: list[str], grid: list[float], fixed_weight: float | None,
+               checkpoint: str | None = None) -> DecodingRecord:
+    _, valid, tests = TASKS[task]
     metric = loaded.task.metric
     pick = better(metric)
     valid_grid = None
@@ -133,7 +147,7 @@ def run_system(task: str, ingestor: str, grid: list[float], fixed_weight: float 
         test_results[name] = result
         print(f"{task} {system} on {name}: decoder {plain['score']}, CTC readout {plain['ctc_readout']}, "
               f"joint λ {chosen} {joint['score']} ({plain['seconds']} s → {joint['seconds']} s)")
-    record = DecodingRecord(task=task, system=system, bricks=[encoder, DECODERS[ingestor]], metric=metric,
+    record = DecodingRecord(task=task, system=system, bricks=bricks, checkpoint=checkpoint, metric=metric,
                             valid_set=valid[0] if valid else None, valid_grid=valid_grid,
                             chosen_on="validation" if valid else "median of the text tasks' choices",
                             decoding=options(chosen).describe(), test=test_results, hardware=hardware(),
@@ -160,16 +174,24 @@ def main() -> None:
     chosen = []
     try:
         for task in [t for t in args.tasks if t != "asr-en"]:
-            for ingestor in args.ingestors:
-                chosen.append(run_system(task, ingestor, args.grid, None).decoding["ctc_weight"])
+            if TASKS[task][0] is not None:
+                for ingestor in args.ingestors:
+                    chosen.append(run_system(task, *zero_shot(task, ingestor), args.grid, None).decoding["ctc_weight"])
+            for system, checkpoint in TRAINED.get(task, {}).items():
+                if not (ROOT / checkpoint).is_file():
+                    print(f"{task} {system}: skipped, {checkpoint} is not trained "
+                          f"(python recipes/multi30k/run.py --systems {system})")
+                    continue
+                run_system(task, system, load_model(ROOT / checkpoint), [], args.grid, None, checkpoint)
         if "asr-en" in args.tasks:
-            if not chosen:  # the text tasks' choices from their records
+            if not chosen:  # the text tasks' zero-shot choices from their records
                 chosen = [DecodingRecord.from_json(p).decoding["ctc_weight"]
-                          for p in sorted((ROOT / "results" / "decoding").glob("*.json")) if not p.name.startswith("asr")]
+                          for p in sorted((ROOT / "results" / "decoding").glob("*.zero-shot-*.json"))
+                          if not p.name.startswith("asr")]
             if not chosen:
-                sys.exit("error: asr-en takes its λ from the text tasks: run them first")
+                sys.exit("error: asr-en takes its λ from the text tasks' zero-shot systems: run them first")
             for ingestor in args.ingestors:
-                run_system("asr-en", ingestor, args.grid, statistics.median(chosen))
+                run_system("asr-en", *zero_shot("asr-en", ingestor), args.grid, statistics.median(chosen))
     except LegoError as exc:
         sys.exit(f"error: {exc}")
 

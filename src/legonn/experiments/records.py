@@ -263,7 +263,8 @@ class DecodingRecord(Record):
 
     task: str
     system: str
-    bricks: list[str]
+    bricks: list[str]  # the composed bricks' cards; [] for a system trained as one model (see checkpoint)
+    checkpoint: str | None = None  # a system trained as one model: the checkpoint decoded
     metric: str  # bleu (higher is better) or wer
     valid_set: str | None = None  # None: no validation set; the λ was fixed in advance (chosen_on says how)
     valid_grid: dict | None = None  # λ → validation score
