@@ -52,7 +52,7 @@ def _m30k(lang: str, name: str) -> tuple[Path, Path]:
     return MULTI30K / f"{name}.{lang}.gz", MULTI30K / f"{name}.en.gz"
 
 
-TASKS = {  # task → (encoder card, validation set, test sets)
+TASKS = {  # task → (encoder card of its zero-shot systems, None if it has none; validation set; test sets)
     "fr-en": ("models/fr-en-wemb/fr-en.encoder.json", ("val", _m30k("fr", "val")),
               {"test_2016_flickr": _m30k("fr", "test_2016_flickr")}),
     "cs-en": ("models/cs-en-wemb/cs-en.encoder.json", ("val", _m30k("cs", "val")),
