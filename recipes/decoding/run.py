@@ -64,9 +64,10 @@ TASKS = {  # task → (encoder card of its zero-shot systems, None if it has non
     "de-en": (None, ("val", _m30k("de", "val")), {"test_2016_flickr": _m30k("de", "test_2016_flickr"),
                                                   "test_2017_flickr": _m30k("de", "test_2017_flickr")}),
 }
-# systems trained as one model (encoder and decoder together): task → system → its recipe's best checkpoint
-TRAINED = {"de-en": {"lego-wemb": "runs/multi30k/lego-wemb/checkpoint_best.safetensors",
-                     "lego-beamconv": "runs/multi30k/lego-beamconv/checkpoint_best.safetensors"}}
+# systems trained as one model (encoder and decoder together): task → system → (its recipe's best
+# checkpoint, the command that trains it)
+TRAINED = {"de-en": {name: (f"runs/multi30k/{name}/checkpoint_best.safetensors",
+                            f"python recipes/multi30k/run.py --systems {name}") for name in ("lego-wemb", "lego-beamconv")}}
 
 
 class Scorer:
@@ -177,10 +178,9 @@ def main() -> None:
             if TASKS[task][0] is not None:
                 for ingestor in args.ingestors:
                     chosen.append(run_system(task, *zero_shot(task, ingestor), args.grid, None).decoding["ctc_weight"])
-            for system, checkpoint in TRAINED.get(task, {}).items():
+            for system, (checkpoint, train_command) in TRAINED.get(task, {}).items():
                 if not (ROOT / checkpoint).is_file():
-                    print(f"{task} {system}: skipped, {checkpoint} is not trained "
-                          f"(python recipes/multi30k/run.py --systems {system})")
+                    print(f"{task} {system}: skipped, {checkpoint} is not trained ({train_command})")
                     continue
                 run_system(task, system, load_model(ROOT / checkpoint), [], args.grid, None, checkpoint)
         if "asr-en" in args.tasks:

@@ -121,7 +121,7 @@ def ctc_loss(marginals: Marginals, targets: Tensor, target_lengths: Tensor) -> T
 
 def _compact_labels(targets: Tensor, target_lengths: Tensor, blank: int) -> tuple[Tensor, Tensor, int]:
     """→ (U sorted classes: blank and every target label, targets B × L as indices into them, blank's index)."""
-    valid = torch.arange(targets.size(1), device=targets.device) < target_lengths.unsqueeze(1)
+    valid = ~lengths_to_padding_mask(target_lengths, targets.size(1))
     used = torch.cat([targets.new_tensor([blank]), targets[valid]])
     classes, index = torch.unique(used, return_inverse=True)
     compact_blank = int(index[0])
@@ -133,7 +133,6 @@ def _compact_labels(targets: Tensor, target_lengths: Tensor, blank: int) -> tupl
 def _without_exp_term(per_row: Tensor, log_probs: Tensor, lengths: Tensor) -> Tensor:
     """per_row − (Σ_t,u exp(lp)·lp − its value): the same value, with exp(lp) taken off torch's gradient
     at the positions it wrote one (t < length, rows it did not zero as impossible)."""
-    k = log_probs.size(0)
-    live = (torch.arange(k, device=lengths.device).unsqueeze(1) < lengths.unsqueeze(0)) & (per_row.detach() != 0)
+    live = ~lengths_to_padding_mask(lengths, log_probs.size(0)).t() & (per_row.detach() != 0)  # K × B
     term = (log_probs.detach().exp() * log_probs * live.unsqueeze(-1)).sum((0, 2))  # B
     return per_row - (term - term.detach())

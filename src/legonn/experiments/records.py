@@ -259,7 +259,8 @@ class CtcCompactRecord(Record):
 
 @dataclasses.dataclass(kw_only=True)
 class DecodingRecord(Record):
-    """recipes/decoding/run.py: one composed system decoded with the decoder alone and jointly with CTC."""
+    """recipes/decoding/run.py: one system (composed of bricks, or trained as one model) decoded with the
+    decoder alone and jointly with CTC."""
 
     task: str
     system: str
